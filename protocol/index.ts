@@ -1,0 +1,4 @@
+export * from './codes.js';
+export * from './names.js';
+export * from './frames.js';
+export * from './signing.js';

@@ -1,0 +1,103 @@
+import { hmacSha256Hex, md5Hex, safeEqual } from './hmac.js';
+import { encodeQueryComponent, parseQuery } from './query.js';
+
+export interface SignedRequest {
+  method: string;
+  path: string;
+  rawQuery: string;
+  body: Uint8Array;
+}
+
+export type RestAuthResult = { ok: true; params: Record<string, string> } | { ok: false; status: 401; error: string };
+
+const AUTH_VERSION = '1.0';
+
+/** `METHOD\npath\nk=v&…`: keys lowercased and sorted, auth_signature excluded, values unescaped. */
+export function restStringToSign(method: string, path: string, params: Record<string, string>): string {
+  const pairs = Object.entries(params)
+    .map(([key, value]) => [key.toLowerCase(), value] as const)
+    .filter(([key]) => key !== 'auth_signature')
+    // Sort by key alone: sorting the joined `k=v` text would put `a-b` before `a`.
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return method.toUpperCase() + '\n' + path + '\n' + pairs.map(([key, value]) => key + '=' + value).join('&');
+}
+
+/**
+ * Section 6.8. The caller strips any deployment prefix from `path`; we try the path
+ * as received first, then its percent-decoded form, since clients differ in which
+ * one they sign.
+ */
+export function verifyRestRequest(
+  req: SignedRequest,
+  app: { key: string; secret: string },
+  nowSeconds: number,
+  windowSeconds: number,
+): RestAuthResult {
+  const params = parseQuery(req.rawQuery);
+
+  const key = params.auth_key;
+  if (key === undefined) return deny('Missing auth_key');
+  if (key !== app.key) return deny(`Unknown auth_key: ${key}`);
+  if (params.auth_version !== AUTH_VERSION) return deny(`Unsupported auth_version (expected ${AUTH_VERSION})`);
+
+  const timestamp = params.auth_timestamp;
+  if (timestamp === undefined || !/^\d+$/.test(timestamp)) return deny('Missing or invalid auth_timestamp');
+  const now = Math.floor(nowSeconds);
+  if (Math.abs(now - Number(timestamp)) > windowSeconds) {
+    return deny(`Timestamp expired: Given timestamp (${timestamp}) not within ${windowSeconds}s of server time (${now})`);
+  }
+
+  // MD5 the raw bytes: re-serialising the JSON first would change them (escaped slashes etc.).
+  const bodyMd5 = params.body_md5;
+  if (bodyMd5 === undefined) {
+    if (req.body.length > 0) return deny('Missing body_md5');
+  } else if (bodyMd5 !== md5Hex(req.body)) {
+    return deny('body_md5 does not match the request body');
+  }
+
+  const signature = params.auth_signature;
+  if (signature === undefined) return deny('Missing auth_signature');
+  const signs = (path: string) =>
+    safeEqual(signature, hmacSha256Hex(app.secret, restStringToSign(req.method, path, params)));
+  const decoded = decodePath(req.path);
+  if (signs(req.path) || (decoded !== null && signs(decoded))) return { ok: true, params };
+  return deny('Invalid signature');
+}
+
+function deny(error: string): RestAuthResult {
+  return { ok: false, status: 401, error };
+}
+
+function decodePath(path: string): string | null {
+  if (!path.includes('%')) return null;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Client side of section 6.8, as the official SDKs build it; used by tests and benchmarks. */
+export function signRestQuery(
+  method: string,
+  path: string,
+  key: string,
+  secret: string,
+  body: string | Uint8Array,
+  timestampSeconds: number,
+  extraParams: Record<string, string> = {},
+): string {
+  const params: Record<string, string> = {
+    ...extraParams,
+    auth_key: key,
+    auth_timestamp: String(timestampSeconds),
+    auth_version: AUTH_VERSION,
+  };
+  if (body.length > 0) params.body_md5 = md5Hex(body);
+  const signature = hmacSha256Hex(secret, restStringToSign(method, path, params));
+  const query = Object.entries(params)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => encodeQueryComponent(k) + '=' + encodeQueryComponent(v))
+    .join('&');
+  return query + '&auth_signature=' + signature;
+}

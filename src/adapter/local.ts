@@ -1,0 +1,137 @@
+import { EventCache, type CachedEvent } from '../channels/cache.js';
+import { ChannelTable, type PresenceMember } from '../channels/channels.js';
+import { UserIndex } from '../channels/users.js';
+import type { Connection } from '../ws/connection.js';
+import type { Adapter, ChannelInfo } from './adapter.js';
+
+/** The part of the transport the adapter fans out through. */
+export interface Publisher {
+  publish(topic: string, message: string): boolean;
+}
+
+/** Channel names cannot contain ':', so the topic is unambiguous across apps. */
+export const topicOf = (appId: string, channel: string) => `${appId}:${channel}`;
+
+export class LocalAdapter implements Adapter {
+  private readonly table = new ChannelTable();
+  private readonly signedIn = new UserIndex<Connection>();
+  private readonly eventCache = new EventCache();
+  private readonly sockets = new Map<string, Connection>();
+  private readonly perApp = new Map<string, number>();
+
+  constructor(private readonly publisher: Publisher) {}
+
+  publish(appId: string, channel: string, frame: string, exceptSocketId?: string): void {
+    const topic = topicOf(appId, channel);
+    const except = exceptSocketId === undefined ? undefined : this.sockets.get(exceptSocketId);
+    // Publishing from the excluded socket makes uWS skip it, with no per-subscriber work in JS.
+    if (except && except.open && except.app.id === appId) except.socket.publish(topic, frame);
+    else this.publisher.publish(topic, frame);
+  }
+
+  addConnection(conn: Connection): void {
+    this.sockets.set(conn.socketId, conn);
+    this.perApp.set(conn.app.id, (this.perApp.get(conn.app.id) ?? 0) + 1);
+  }
+
+  removeConnection(conn: Connection): void {
+    if (!this.sockets.delete(conn.socketId)) return;
+    const left = (this.perApp.get(conn.app.id) ?? 1) - 1;
+    if (left > 0) this.perApp.set(conn.app.id, left);
+    else this.perApp.delete(conn.app.id);
+  }
+
+  connection(socketId: string) {
+    return this.sockets.get(socketId);
+  }
+
+  connectionCount(appId?: string): number {
+    return appId === undefined ? this.sockets.size : (this.perApp.get(appId) ?? 0);
+  }
+
+  connections(): Iterable<Connection> {
+    return this.sockets.values();
+  }
+
+  subscribe(conn: Connection, channel: string, member?: PresenceMember) {
+    conn.socket.subscribe(topicOf(conn.app.id, channel));
+    conn.channels.set(channel, member?.id);
+    return this.table.join(conn.app.id, channel, member);
+  }
+
+  unsubscribe(conn: Connection, channel: string) {
+    const memberId = conn.channels.get(channel);
+    conn.channels.delete(channel);
+    if (conn.open) conn.socket.unsubscribe(topicOf(conn.app.id, channel));
+    return this.table.leave(conn.app.id, channel, memberId);
+  }
+
+  presence(appId: string, channel: string) {
+    return this.table.presence(appId, channel);
+  }
+
+  hasMember(appId: string, channel: string, userId: string) {
+    return this.table.hasMember(appId, channel, userId);
+  }
+
+  memberCount(appId: string, channel: string) {
+    return this.table.memberCount(appId, channel);
+  }
+
+  signIn(conn: Connection): boolean {
+    return conn.user ? this.signedIn.add(conn.app.id, conn.user.id, conn) : false;
+  }
+
+  signOut(conn: Connection): boolean {
+    return conn.user ? this.signedIn.remove(conn.app.id, conn.user.id, conn) : false;
+  }
+
+  isOnline(appId: string, userId: string) {
+    return this.signedIn.isOnline(appId, userId);
+  }
+
+  watch(conn: Connection): void {
+    if (conn.user) this.signedIn.watch(conn.app.id, conn.user.watchlist, conn);
+  }
+
+  unwatch(conn: Connection): void {
+    if (conn.user) this.signedIn.unwatch(conn.app.id, conn.user.watchlist, conn);
+  }
+
+  watchersOf(appId: string, userId: string) {
+    return this.signedIn.watchersOf(appId, userId);
+  }
+
+  cached(appId: string, channel: string): CachedEvent | undefined {
+    return this.eventCache.get(appId, channel, Date.now());
+  }
+
+  cache(appId: string, channel: string, event: string, data: string, ttlSeconds: number): void {
+    this.eventCache.set(appId, channel, event, data, ttlSeconds, Date.now());
+  }
+
+  async channelInfo(appId: string, channel: string): Promise<ChannelInfo> {
+    const subscriptionCount = this.table.subscriptionCount(appId, channel);
+    return { occupied: subscriptionCount > 0, subscriptionCount, userCount: this.table.memberCount(appId, channel) };
+  }
+
+  async channels(appId: string, prefix = ''): Promise<Map<string, ChannelInfo>> {
+    const result = new Map<string, ChannelInfo>();
+    for (const [name, subscriptionCount, userCount] of this.table.list(appId)) {
+      if (name.startsWith(prefix)) result.set(name, { occupied: true, subscriptionCount, userCount });
+    }
+    return result;
+  }
+
+  async users(appId: string, channel: string): Promise<string[]> {
+    return this.table.presence(appId, channel).ids;
+  }
+
+  async userConnections(appId: string, userId: string): Promise<Connection[]> {
+    return [...this.signedIn.connections(appId, userId)];
+  }
+
+  sweep(now: number): void {
+    this.eventCache.sweep(now);
+  }
+}

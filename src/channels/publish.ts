@@ -1,0 +1,20 @@
+import { channelEvent } from '../../protocol/frames.js';
+import { channelKind } from '../../protocol/names.js';
+import type { Adapter } from '../adapter/adapter.js';
+import type { AppConfig } from '../config/schema.js';
+
+/**
+ * The one way a server-side event (REST, broadcast API, later Redis ingest) reaches subscribers:
+ * serialized once, fanned out by the adapter, remembered for cache channels.
+ */
+export function publishEvent(
+  adapter: Adapter,
+  app: AppConfig,
+  channel: string,
+  event: string,
+  data: string,
+  exceptSocketId?: string,
+): void {
+  adapter.publish(app.id, channel, channelEvent(event, channel, JSON.stringify(data)), exceptSocketId);
+  if (channelKind(channel).cache) adapter.cache(app.id, channel, event, data, app.cacheTtl);
+}

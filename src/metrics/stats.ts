@@ -1,0 +1,40 @@
+import type { ChannelType } from '../../protocol/names.js';
+
+/**
+ * Plain counters bumped on the hot path (a field increment, nothing else); the Prometheus
+ * collectors read them only when scraped.
+ */
+export class Stats {
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+  wsMessagesIn = 0;
+  wsBytesIn = 0;
+  /** Frames handed to uWS (a fan-out publish counts once per delivered subscriber). */
+  wsMessagesOut = 0;
+  wsBytesOut = 0;
+  clientEvents = 0;
+  readonly subscriptions = new Map<ChannelType, number>();
+  /** Pusher error code (or 'null') → frames sent. */
+  readonly errors = new Map<string, number>();
+  /** `${endpoint} ${status}` → calls. */
+  readonly httpCalls = new Map<string, number>();
+
+  subscribed(type: ChannelType): void {
+    this.subscriptions.set(type, (this.subscriptions.get(type) ?? 0) + 1);
+  }
+
+  error(code: number | null): void {
+    const key = String(code);
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  httpCall(endpoint: string, status: number): void {
+    const key = `${endpoint} ${status}`;
+    this.httpCalls.set(key, (this.httpCalls.get(key) ?? 0) + 1);
+  }
+
+  sent(frame: string, recipients = 1): void {
+    this.wsMessagesOut += recipients;
+    this.wsBytesOut += frame.length * recipients;
+  }
+}

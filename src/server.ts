@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import { ErrorCode } from '../protocol/codes.js';
+import type { Adapter } from './adapter/adapter.js';
+import { LocalAdapter } from './adapter/local.js';
+import { registerHttpRoutes } from './api/routes.js';
+import { StaticAppRegistry } from './apps/registry.js';
+import { SubscriptionCounts } from './channels/subscription-count.js';
+import type { HeraldConfig } from './config/schema.js';
+import { Stats } from './metrics/stats.js';
+import { Transport } from './transport/uws.js';
+import type { WsContext } from './ws/context.js';
+import { connectionHandlers } from './ws/lifecycle.js';
+import { sweepConnections, sweepInterval } from './ws/liveness.js';
+
+export interface Herald {
+  port: number;
+  adapter: Adapter;
+  stats: Stats;
+  /** Graceful stop: refuse new connections, close every client with 4200, wait at most the grace period. */
+  shutdown(): Promise<void>;
+}
+
+/** Close frames are queued by uWS; this long lets them reach clients before the process may exit. */
+const CLOSE_FLUSH_MS = 200;
+
+export async function startServer(config: HeraldConfig, logger: Logger): Promise<Herald> {
+  const startedAt = Date.now();
+  const stats = new Stats();
+  const apps = new StaticAppRegistry(config.apps);
+  let draining = false;
+  const isDraining = () => draining;
+
+  const transport = new Transport({
+    tls: config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey, passphrase: config.tlsPassphrase } : undefined,
+    maxPayloadLength: config.maxPayloadLength,
+    maxBackpressure: config.maxBackpressure,
+    maxBodyBytes: config.maxRequestSize,
+    onError: (err) => logger.error({ err }, 'HTTP handler failed'),
+  });
+  const adapter = new LocalAdapter(transport);
+  const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter), isDraining };
+
+  transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
+  registerHttpRoutes(transport, { config, apps, adapter, stats, logger, startedAt, isDraining });
+  const port = await transport.listen(config.host, config.port);
+
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    sweepConnections(ctx, now);
+    ctx.counts.flush(now);
+    adapter.sweep(now);
+  }, sweepInterval(ctx));
+
+  const scheme = transport.secure ? 'https' : 'http';
+  logger.info({ host: config.host, port, apps: config.apps.map((app) => app.id) }, `Herald listening on ${scheme}://${config.host}:${port}${config.pathPrefix}`);
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      draining = true;
+      transport.stopListening();
+      const open = adapter.connectionCount();
+      logger.info({ connections: open }, 'shutting down: closing every connection with 4200');
+      for (const conn of [...adapter.connections()]) conn.terminate(ErrorCode.Reconnect, 'Server shutting down');
+      const deadline = Date.now() + config.shutdownGracePeriod * 1000;
+      while (adapter.connectionCount() > 0 && Date.now() < deadline) await sleep(50);
+      await sleep(Math.min(CLOSE_FLUSH_MS, Math.max(0, deadline - Date.now())));
+      clearInterval(sweeper);
+      logger.info('stopped');
+    })());
+
+  return { port, adapter, stats, shutdown };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,274 @@
+/**
+ * The only module that touches uWebSockets.js. Everything above it sees `Socket`, `HttpRequest`
+ * and `HttpReply`, so the engine can be swapped without touching protocol code.
+ */
+import { createRequire } from 'node:module';
+import type * as UWS from '@trufflesuite/uws-js-unofficial';
+
+const uws = createRequire(import.meta.url)('@trufflesuite/uws-js-unofficial') as typeof UWS;
+
+/** What the protocol layer may do with one WebSocket. */
+export interface Socket {
+  send(message: string): number;
+  subscribe(topic: string): boolean;
+  unsubscribe(topic: string): boolean;
+  /** Publish to a topic, skipping this socket. */
+  publish(topic: string, message: string): boolean;
+  ping(): number;
+  end(code?: number, reason?: string): void;
+  close(): void;
+  cork(cb: () => void): unknown;
+  getBufferedAmount(): number;
+}
+
+export interface UpgradeRequest {
+  /** Route parameters in pattern order (`/app/:key` → [key]). */
+  params: string[];
+  query: string;
+  header(name: string): string;
+  secure: boolean;
+  remoteAddress: string;
+}
+
+export interface WsHandlers<U> {
+  /** Builds the socket's state; the upgrade is always accepted so refusals can carry a Pusher close code. */
+  upgrade(req: UpgradeRequest): U;
+  open(socket: Socket, state: U): void;
+  message(state: U, data: ArrayBuffer, isBinary: boolean): void;
+  /** A ping or pong control frame arrived. */
+  activity(state: U): void;
+  close(state: U, code: number): void;
+}
+
+/**
+ * uWS copies user data's own properties onto its socket object (prototypes are lost), so the
+ * handlers' state rides in one property and keeps its class.
+ */
+interface Holder<U> {
+  state: U;
+}
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Raw query string, without '?'. */
+  query: string;
+  params: string[];
+  headers: Record<string, string>;
+  body: Buffer;
+  remoteAddress: string;
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
+export type HttpMethod = 'get' | 'post' | 'put' | 'del' | 'patch' | 'head' | 'options' | 'any';
+
+export interface TransportOptions {
+  tls?: { certFile: string; keyFile: string; passphrase?: string };
+  maxPayloadLength: number;
+  maxBackpressure: number;
+  maxBodyBytes: number;
+  /** A handler threw: the client gets a 500 and the server keeps running. */
+  onError(error: unknown): void;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  413: '413 Payload Too Large',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+const statusLine = (status: number) => STATUS_TEXT[status] ?? `${status} Status`;
+
+const JSON_TYPE = 'application/json';
+
+export class Transport {
+  private readonly app: UWS.TemplatedApp;
+  private listenSocket: UWS.us_listen_socket | undefined;
+  readonly secure: boolean;
+
+  constructor(private readonly options: TransportOptions) {
+    this.secure = options.tls !== undefined;
+    this.app = options.tls
+      ? uws.SSLApp({
+          cert_file_name: options.tls.certFile,
+          key_file_name: options.tls.keyFile,
+          ...(options.tls.passphrase ? { passphrase: options.tls.passphrase } : {}),
+        })
+      : uws.App();
+  }
+
+  ws<U>(pattern: string, handlers: WsHandlers<U>): this {
+    const secure = this.secure;
+    const paramCount = countParams(pattern);
+    this.app.ws<Holder<U>>(pattern, {
+      maxPayloadLength: this.options.maxPayloadLength,
+      maxBackpressure: this.options.maxBackpressure,
+      closeOnBackpressureLimit: 1,
+      // Liveness is ours (pings, 4201 with a Pusher code), not uWS's silent idle close.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
+      upgrade: (res, req, context) => {
+        const params = paramsOf(req, paramCount);
+        const query = req.getQuery() ?? '';
+        const headerCache: Record<string, string> = {};
+        req.forEach((k, v) => (headerCache[k] = v));
+        const userData = handlers.upgrade({
+          params,
+          query,
+          header: (name) => headerCache[name] ?? '',
+          secure,
+          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+        });
+        res.upgrade(
+          { state: userData },
+          headerCache['sec-websocket-key'] ?? '',
+          headerCache['sec-websocket-protocol'] ?? '',
+          headerCache['sec-websocket-extensions'] ?? '',
+          context,
+        );
+      },
+      open: (ws) => handlers.open(ws as unknown as Socket, ws.getUserData().state),
+      message: (ws, data, isBinary) => handlers.message(ws.getUserData().state, data, isBinary),
+      ping: (ws) => handlers.activity(ws.getUserData().state),
+      pong: (ws) => handlers.activity(ws.getUserData().state),
+      close: (ws, code) => handlers.close(ws.getUserData().state, code),
+    });
+    return this;
+  }
+
+  http(method: HttpMethod, pattern: string, handler: HttpHandler): this {
+    const paramCount = countParams(pattern);
+    this.app[method](pattern, (res, req) => this.serve(res, req, paramCount, handler));
+    return this;
+  }
+
+  publish(topic: string, message: string): boolean {
+    return this.app.publish(topic, message);
+  }
+
+  numSubscribers(topic: string): number {
+    return this.app.numSubscribers(topic);
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${host}:${port}`));
+        this.listenSocket = socket;
+        resolve(uws.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  /** Stops accepting connections; open ones live on until closed. */
+  stopListening(): void {
+    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+  }
+
+  private serve(res: UWS.HttpResponse, req: UWS.HttpRequest, paramCount: number, handler: HttpHandler): void {
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => (headers[k] = v));
+    const request: HttpRequest = {
+      method: req.getMethod().toUpperCase(),
+      path: req.getUrl(),
+      query: req.getQuery() ?? '',
+      params: paramsOf(req, paramCount),
+      headers,
+      body: EMPTY,
+      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    };
+    const state = { aborted: false };
+    res.onAborted(() => (state.aborted = true));
+
+    const declared = headers['content-length'];
+    const chunked = (headers['transfer-encoding'] ?? '').includes('chunked');
+    if (declared === undefined && !chunked) return this.run(res, state, handler, request);
+    const length = declared === undefined ? 0 : Number(declared);
+    if (length > this.options.maxBodyBytes) return tooLarge(res, this.options.maxBodyBytes);
+    if (length === 0 && !chunked) return this.run(res, state, handler, request);
+
+    // Bounded before buffering: a declared length is checked above, a streamed body as it arrives.
+    const chunks: Buffer[] = [];
+    let received = 0;
+    res.onData((chunk, isLast) => {
+      if (state.aborted) return;
+      received += chunk.byteLength;
+      if (received > this.options.maxBodyBytes) {
+        state.aborted = true;
+        return tooLarge(res, this.options.maxBodyBytes);
+      }
+      // uWS reuses the chunk's memory after this callback returns.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        this.run(res, state, handler, request);
+      }
+    });
+  }
+
+  private run(res: UWS.HttpResponse, state: { aborted: boolean }, handler: HttpHandler, request: HttpRequest): void {
+    let reply: HttpReply | Promise<HttpReply>;
+    const failed = (error: unknown): HttpReply => {
+      this.options.onError(error);
+      return INTERNAL_ERROR;
+    };
+    try {
+      reply = handler(request);
+    } catch (error) {
+      reply = failed(error);
+    }
+    if (reply instanceof Promise) {
+      reply.catch(failed).then((r) => {
+        if (!state.aborted) res.cork(() => write(res, r));
+      });
+    } else if (!state.aborted) {
+      res.cork(() => write(res, reply as HttpReply));
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function write(res: UWS.HttpResponse, reply: HttpReply): void {
+  res.writeStatus(statusLine(reply.status));
+  let typed = false;
+  if (reply.headers) {
+    for (const name in reply.headers) {
+      if (name.toLowerCase() === 'content-type') typed = true;
+      res.writeHeader(name, reply.headers[name]!);
+    }
+  }
+  if (!typed) res.writeHeader('Content-Type', JSON_TYPE);
+  res.end(reply.body);
+}
+
+function tooLarge(res: UWS.HttpResponse, limit: number): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(413)).writeHeader('Content-Type', JSON_TYPE);
+    res.end(JSON.stringify({ error: `Request body exceeds ${limit} bytes` }), true);
+  });
+}
+
+const INTERNAL_ERROR: HttpReply = { status: 500, body: '{"error":"Internal server error"}' };
+
+const countParams = (pattern: string) => pattern.split('/').filter((part) => part.startsWith(':')).length;
+
+function paramsOf(req: UWS.HttpRequest, count: number): string[] {
+  const params: string[] = [];
+  for (let i = 0; i < count; i++) params.push(req.getParameter(i) ?? '');
+  return params;
+}

@@ -1,0 +1,36 @@
+import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
+import { channelEvent } from '../../protocol/frames.js';
+import { channelKind } from '../../protocol/names.js';
+import type { Connection } from './connection.js';
+import type { WsContext } from './context.js';
+
+/** Relays a `client-` event to the channel's other subscribers (section 2.13). */
+export function clientEvent(ctx: WsContext, conn: Connection, event: string, channel: string, rawData: string): void {
+  const { app } = conn;
+  if (app.clientEvents === 'none') return conn.error(null, 'Client events are not enabled for this app');
+  const type = channelKind(channel).type;
+  if (type !== 'private' && type !== 'presence') {
+    return conn.error(null, 'Client events are only allowed on private and presence channels');
+  }
+  const subscribed = conn.channels.has(channel);
+  if (!subscribed && app.clientEvents === 'members') return conn.error(null, `Not subscribed to ${channel}`);
+  if (event.length > app.maxEventNameLength) return conn.error(null, `Event name exceeds ${app.maxEventNameLength} characters`);
+  if (Buffer.byteLength(rawData) > app.maxEventDataSize) return conn.error(null, `Event data exceeds ${app.maxEventDataSize} bytes`);
+  if (overRate(conn, app.clientEventRateLimit)) {
+    // Never a close: pusher-js stops reconnecting after any close code of 4300 or above.
+    return conn.error(ErrorCode.ClientEventRateLimit, ErrorMessage[ErrorCode.ClientEventRateLimit]!);
+  }
+  ctx.stats.clientEvents++;
+  const userId = type === 'presence' ? conn.channels.get(channel) : undefined;
+  ctx.adapter.publish(app.id, channel, channelEvent(event, channel, rawData, userId), conn.socketId);
+}
+
+function overRate(conn: Connection, limit: number): boolean {
+  if (limit === 0) return false;
+  const now = Date.now();
+  if (now - conn.clientEventWindowStart >= 1000) {
+    conn.clientEventWindowStart = now;
+    conn.clientEventCount = 0;
+  }
+  return ++conn.clientEventCount > limit;
+}

@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Adapter } from '../adapter/adapter.js';
+import type { AppRegistry } from '../apps/registry.js';
+import type { SubscriptionCounts } from '../channels/subscription-count.js';
+import type { HeraldConfig } from '../config/schema.js';
+import type { Stats } from '../metrics/stats.js';
+
+/** What the WebSocket layer needs from the rest of the server. */
+export interface WsContext {
+  config: HeraldConfig;
+  apps: AppRegistry;
+  adapter: Adapter;
+  stats: Stats;
+  logger: Logger;
+  counts: SubscriptionCounts;
+  isDraining(): boolean;
+}

@@ -1,0 +1,53 @@
+import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
+import { parseUserData, signinSuccess, watchlistEvents } from '../../protocol/frames.js';
+import { userSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
+import type { Connection } from './connection.js';
+import type { WsContext } from './context.js';
+
+/** `pusher:signin` (section 2.7). Failures answer 4009 and keep the connection open. */
+export function signin(ctx: WsContext, conn: Connection, auth: string, userData: string): void {
+  const { app } = conn;
+  if (!app.userAuthentication) return conn.error(ErrorCode.Unauthorized, 'User authentication is disabled for this app');
+  const check = verifyAuthToken(auth, app.key, app.secret, userSignatureInput(conn.socketId, userData));
+  if (!check.ok) return conn.error(ErrorCode.Unauthorized, check.message);
+  const parsed = parseUserData(userData);
+  if (!parsed.ok) return conn.error(ErrorCode.Unauthorized, parsed.message);
+  if (conn.user) {
+    if (conn.user.id !== parsed.id) return conn.error(ErrorCode.Unauthorized, 'Connection is already signed in as another user');
+    return conn.send(signinSuccess(userData));
+  }
+
+  const watchlist = parsed.watchlist.slice(0, app.maxWatchlistSize);
+  conn.user = { id: parsed.id, info: parsed.userInfo, watchlist };
+  conn.authorized = true;
+  const cameOnline = ctx.adapter.signIn(conn);
+  conn.send(signinSuccess(userData));
+  if (parsed.watchlist.length > app.maxWatchlistSize) {
+    conn.error(ErrorCode.WatchlistLimit, ErrorMessage[ErrorCode.WatchlistLimit]!);
+  }
+  if (!app.watchlistEvents) return;
+  if (watchlist.length > 0) {
+    ctx.adapter.watch(conn);
+    const online = watchlist.filter((id) => ctx.adapter.isOnline(app.id, id));
+    const offline = watchlist.filter((id) => !ctx.adapter.isOnline(app.id, id));
+    const events: Parameters<typeof watchlistEvents>[0] = [];
+    if (online.length) events.push({ name: 'online', user_ids: online });
+    if (offline.length) events.push({ name: 'offline', user_ids: offline });
+    conn.send(watchlistEvents(events));
+  }
+  if (cameOnline) notifyWatchers(ctx, conn, 'online');
+}
+
+/** Forgets a closing connection's sign-in; its watchers hear `offline` if it was the user's last. */
+export function signout(ctx: WsContext, conn: Connection): void {
+  if (!conn.user) return;
+  ctx.adapter.unwatch(conn);
+  if (ctx.adapter.signOut(conn) && conn.app.watchlistEvents) notifyWatchers(ctx, conn, 'offline');
+}
+
+function notifyWatchers(ctx: WsContext, conn: Connection, name: 'online' | 'offline'): void {
+  const frame = watchlistEvents([{ name, user_ids: [conn.user!.id] }]);
+  for (const watcher of ctx.adapter.watchersOf(conn.app.id, conn.user!.id)) {
+    if (watcher !== conn) watcher.send(frame);
+  }
+}

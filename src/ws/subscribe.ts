@@ -1,0 +1,128 @@
+import { ErrorCode } from '../../protocol/codes.js';
+import {
+  cacheMiss,
+  channelEvent,
+  memberAdded,
+  memberRemoved,
+  parseChannelData,
+  subscriptionError,
+  subscriptionSucceeded,
+} from '../../protocol/frames.js';
+import { channelKind, channelNameError, userChannel, type ChannelKind } from '../../protocol/names.js';
+import { channelSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
+import type { PresenceMember } from '../channels/channels.js';
+import type { Connection } from './connection.js';
+import type { WsContext } from './context.js';
+
+type Authorized = { ok: true; member?: PresenceMember } | { ok: false; code: number | null; message: string };
+
+const unauthorized = (message: string): Authorized => ({ ok: false, code: ErrorCode.Unauthorized, message });
+
+export function subscribe(ctx: WsContext, conn: Connection, channel: string, auth: string | undefined, channelData: string | undefined): void {
+  const { app } = conn;
+  const nameError = channelNameError(channel, app.maxChannelNameLength);
+  if (nameError) return conn.error(null, nameError);
+  const kind = channelKind(channel);
+
+  if (conn.channels.has(channel)) {
+    // Idempotent: confirm again, never a second membership or member_added (section 2.2 rule 4).
+    return conn.send(succeeded(ctx, conn, channel, kind));
+  }
+  if (conn.channels.size >= app.maxChannelsPerConnection) {
+    return conn.error(null, `Subscription limit reached (max ${app.maxChannelsPerConnection} channels per connection)`);
+  }
+
+  const verdict = authorize(ctx, conn, channel, kind, auth, channelData);
+  if (!verdict.ok) {
+    conn.error(verdict.code, verdict.message);
+    if (verdict.code === ErrorCode.Unauthorized) conn.send(subscriptionError(channel, 401, verdict.message));
+    return;
+  }
+  if (kind.type !== 'public') conn.authorized = true;
+
+  const outcome = ctx.adapter.subscribe(conn, channel, verdict.member);
+  ctx.stats.subscribed(kind.type);
+  conn.socket.cork(() => {
+    conn.send(succeeded(ctx, conn, channel, kind));
+    if (kind.cache) {
+      const cached = ctx.adapter.cached(app.id, channel);
+      conn.send(cached ? channelEvent(cached.event, channel, JSON.stringify(cached.data)) : cacheMiss(channel));
+    }
+  });
+  if (verdict.member && outcome.memberAdded) {
+    ctx.adapter.publish(app.id, channel, memberAdded(channel, verdict.member.id, verdict.member.info), conn.socketId);
+  }
+  if (app.subscriptionCount && kind.type !== 'presence') {
+    ctx.counts.changed(app.id, channel, outcome.subscriptionCount, Date.now());
+  }
+}
+
+export function unsubscribe(ctx: WsContext, conn: Connection, channel: string): void {
+  if (!conn.channels.has(channel)) return;
+  const memberId = conn.channels.get(channel);
+  const outcome = ctx.adapter.unsubscribe(conn, channel);
+  const { app } = conn;
+  if (memberId !== undefined && outcome.memberRemoved) {
+    ctx.adapter.publish(app.id, channel, memberRemoved(channel, memberId), conn.socketId);
+  }
+  if (app.subscriptionCount && memberId === undefined && channelKind(channel).type !== 'presence') {
+    ctx.counts.changed(app.id, channel, outcome.subscriptionCount, Date.now());
+  }
+}
+
+function succeeded(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind): string {
+  return kind.type === 'presence'
+    ? subscriptionSucceeded(channel, ctx.adapter.presence(conn.app.id, channel))
+    : subscriptionSucceeded(channel);
+}
+
+function authorize(
+  ctx: WsContext,
+  conn: Connection,
+  channel: string,
+  kind: ChannelKind,
+  auth: string | undefined,
+  channelData: string | undefined,
+): Authorized {
+  const { app, socketId } = conn;
+  switch (kind.type) {
+    case 'public':
+      return { ok: true };
+    case 'user':
+      return conn.user && userChannel(conn.user.id) === channel ? { ok: true } : unauthorized('Connection is unauthorized');
+    case 'private':
+    case 'encrypted': {
+      const check = verifyAuthToken(auth, app.key, app.secret, channelSignatureInput(socketId, channel));
+      return check.ok ? { ok: true } : unauthorized(check.message);
+    }
+    case 'presence': {
+      // Without channel_data a signed-in connection joins as its user (section 2.2).
+      const signedInMember = channelData === undefined && conn.user;
+      if (channelData === undefined && !signedInMember) return unauthorized('Missing channel_data');
+      const check = verifyAuthToken(auth, app.key, app.secret, channelSignatureInput(socketId, channel, channelData));
+      if (!check.ok) return unauthorized(check.message);
+      let member: PresenceMember;
+      if (signedInMember) member = { id: signedInMember.id, info: signedInMember.info };
+      else {
+        const parsed = parseChannelData(channelData!);
+        if (!parsed.ok) return unauthorized(parsed.message);
+        member = { id: parsed.userId, info: parsed.userInfo };
+      }
+      return presenceLimits(ctx, conn, channel, member);
+    }
+  }
+}
+
+function presenceLimits(ctx: WsContext, conn: Connection, channel: string, member: PresenceMember): Authorized {
+  const { app } = conn;
+  if (member.id === '' || member.id.length > app.maxPresenceUserIdLength) {
+    return { ok: false, code: null, message: `Presence user_id must be 1 to ${app.maxPresenceUserIdLength} characters` };
+  }
+  if (member.info !== undefined && Buffer.byteLength(JSON.stringify(member.info)) > app.maxPresenceUserInfoSize) {
+    return { ok: false, code: null, message: `Presence user_info exceeds ${app.maxPresenceUserInfoSize} bytes` };
+  }
+  if (!ctx.adapter.hasMember(app.id, channel, member.id) && ctx.adapter.memberCount(app.id, channel) >= app.maxPresenceMembers) {
+    return { ok: false, code: null, message: `Presence channel is full (max ${app.maxPresenceMembers} members)` };
+  }
+  return { ok: true, member };
+}

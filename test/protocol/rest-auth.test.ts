@@ -1,0 +1,286 @@
+import { describe, it, expect } from 'vitest';
+import {
+  hmacSha256Hex,
+  md5Hex,
+  parseQuery,
+  restStringToSign,
+  signRestQuery,
+  verifyRestRequest,
+  type RestAuthResult,
+  type SignedRequest,
+} from '../../protocol/signing.js';
+import { vectors } from './vectors.js';
+
+const { key, secret } = vectors.app;
+const app = { key, secret };
+const WINDOW = 600;
+const bytes = (s: string | null | undefined): Uint8Array => new TextEncoder().encode(s ?? '');
+
+function request(method: string, path: string, rawQuery: string, body = ''): SignedRequest {
+  return { method, path, rawQuery, body: bytes(body) };
+}
+
+describe('rest_signature vectors (section 6.8)', () => {
+  for (const v of vectors.rest_signature) {
+    describe(`${v.method} ${v.path} ${JSON.stringify(v.query_params)}`, () => {
+      const body = v.body ?? '';
+
+      it('string to sign and signature', () => {
+        const params: Record<string, string> = {
+          ...v.query_params,
+          auth_key: key,
+          auth_timestamp: String(v.auth_timestamp),
+          auth_version: '1.0',
+        };
+        if (v.body_md5 !== null) params.body_md5 = v.body_md5;
+        expect(restStringToSign(v.method, v.path, params)).toBe(v.string_to_sign);
+        expect(hmacSha256Hex(secret, v.string_to_sign)).toBe(v.auth_signature);
+      });
+
+      it('body_md5 is sent iff the body is non-empty', () => {
+        expect(v.body_md5 === null ? body === '' : md5Hex(body) === v.body_md5).toBe(true);
+      });
+
+      it('signRestQuery reproduces the library query string', () => {
+        expect(signRestQuery(v.method, v.path, key, secret, body, v.auth_timestamp, v.query_params)).toBe(v.library_query_string);
+        expect(signRestQuery(v.method, v.path, key, secret, bytes(body), v.auth_timestamp, v.query_params)).toBe(v.library_query_string);
+        if (v.full_url) expect(v.path + '?' + v.library_query_string).toBe(v.full_url);
+      });
+
+      it('verifies at its timestamp', () => {
+        const result = verifyRestRequest(request(v.method, v.path, v.library_query_string, body), app, v.auth_timestamp, WINDOW);
+        expect(result.ok).toBe(true);
+        expect(result.ok && result.params).toMatchObject({ ...v.query_params, auth_signature: v.auth_signature });
+      });
+
+      it('fails under another secret or path', () => {
+        const req = request(v.method, v.path, v.library_query_string, body);
+        expect(verifyRestRequest(req, { key, secret: 'wrong' }, v.auth_timestamp, WINDOW)).toEqual({ ok: false, status: 401, error: 'Invalid signature' });
+        expect(verifyRestRequest({ ...req, path: v.path + '/x' }, app, v.auth_timestamp, WINDOW).ok).toBe(false);
+        expect(verifyRestRequest({ ...req, method: v.method === 'GET' ? 'POST' : 'GET' }, app, v.auth_timestamp, WINDOW).ok).toBe(false);
+      });
+    });
+  }
+});
+
+describe('body_md5 vectors', () => {
+  for (const v of vectors.body_md5) {
+    it(JSON.stringify(v.body).slice(0, 60), () => {
+      if (v.body_md5 === null) {
+        expect(v.body).toBe('');
+        expect(signRestQuery('POST', '/apps/3/events', key, secret, v.body, 1700000000)).not.toContain('body_md5');
+      } else {
+        expect(md5Hex(v.body)).toBe(v.body_md5);
+        expect(md5Hex(bytes(v.body))).toBe(v.body_md5);
+      }
+    });
+  }
+});
+
+// The vectors phrase outcomes as "accept (200)" / "reject 401 (<reason>)"; each
+// reason maps to the error text verifyRestRequest gives for it.
+const REJECT_REASONS: Record<string, RegExp> = {
+  'timestamp expired': /^Timestamp expired: Given timestamp \(\d+\) not within 600s of server time \(\d+\)$/,
+  'invalid signature': /^Invalid signature$/,
+  'body_md5 mismatch': /^body_md5 does not match/,
+};
+
+function expectOutcome(result: RestAuthResult, expected: string): void {
+  if (expected === 'accept (200)') {
+    expect(result.ok).toBe(true);
+    return;
+  }
+  const reason = /^reject 401 \((.+)\)$/.exec(expected)?.[1];
+  const pattern = reason === undefined ? undefined : REJECT_REASONS[reason];
+  if (!pattern) throw new Error(`unrecognised expected outcome: ${expected}`);
+  expect(result).toMatchObject({ ok: false, status: 401 });
+  expect(!result.ok && result.error).toMatch(pattern);
+}
+
+describe('rest_verification_cases', () => {
+  for (const c of vectors.rest_verification_cases) {
+    it(`${c.description} → ${c.expected}`, () => {
+      const result = verifyRestRequest(request(c.method, c.path, c.raw_query, c.body), app, c.server_now, WINDOW);
+      expectOutcome(result, c.expected);
+    });
+  }
+
+  it('reports both timestamps in the hosted service wording', () => {
+    const c = vectors.rest_verification_cases.find((x) => x.server_now === 1700000601);
+    if (!c) throw new Error('vector missing');
+    expect(verifyRestRequest(request(c.method, c.path, c.raw_query), app, c.server_now, WINDOW)).toEqual({
+      ok: false,
+      status: 401,
+      error: 'Timestamp expired: Given timestamp (1700000000) not within 600s of server time (1700000601)',
+    });
+  });
+
+  it('returns decoded params on success', () => {
+    const [c] = vectors.rest_verification_cases;
+    if (!c) throw new Error('vector missing');
+    const result = verifyRestRequest(request(c.method, c.path, c.raw_query), app, c.server_now, WINDOW);
+    expect(result.ok && result.params.info).toBe('user_count,subscription_count');
+  });
+});
+
+describe('verifyRestRequest failure modes', () => {
+  const now = 1700000000;
+  const path = '/apps/3/channels';
+  const signed = (extra: Record<string, string> = {}, body = '', method = 'GET') =>
+    signRestQuery(method, path, key, secret, body, now, extra);
+  const verify = (rawQuery: string, body = '', method = 'GET', p = path) =>
+    verifyRestRequest(request(method, p, rawQuery, body), app, now, WINDOW);
+  const deny = (error: string | RegExp) => ({ ok: false, status: 401, error });
+
+  it('accepts a freshly signed request', () => {
+    expect(verify(signed()).ok).toBe(true);
+  });
+
+  it('rejects a missing or unknown auth_key', () => {
+    expect(verify(signed().replace(/auth_key=[^&]*&/, ''))).toEqual(deny('Missing auth_key'));
+    expect(verifyRestRequest(request('GET', path, signed()), { key: 'other', secret }, now, WINDOW)).toEqual(deny(`Unknown auth_key: ${key}`));
+  });
+
+  it('rejects another auth_version', () => {
+    expect(verify(signed().replace('auth_version=1.0', 'auth_version=2.0'))).toEqual(deny('Unsupported auth_version (expected 1.0)'));
+    expect(verify(signed().replace('auth_version=1.0&', ''))).toEqual(deny('Unsupported auth_version (expected 1.0)'));
+  });
+
+  it('rejects a missing or non-numeric auth_timestamp', () => {
+    expect(verify(signed().replace(/auth_timestamp=\d+&/, ''))).toEqual(deny('Missing or invalid auth_timestamp'));
+    expect(verify(signed().replace(/auth_timestamp=\d+/, 'auth_timestamp=soon'))).toEqual(deny('Missing or invalid auth_timestamp'));
+    expect(verify(signed().replace(/auth_timestamp=\d+/, 'auth_timestamp=-5'))).toEqual(deny('Missing or invalid auth_timestamp'));
+  });
+
+  it('uses whole seconds of server time', () => {
+    const query = signed();
+    expect(verifyRestRequest(request('GET', path, query), app, now + 600.9, WINDOW).ok).toBe(true);
+    expect(verifyRestRequest(request('GET', path, query), app, now + 601, WINDOW).ok).toBe(false);
+  });
+
+  it('honours a configured window', () => {
+    expect(verifyRestRequest(request('GET', path, signed()), app, now + 30, 30).ok).toBe(true);
+    expect(verifyRestRequest(request('GET', path, signed()), app, now + 31, 30)).toEqual(
+      deny(`Timestamp expired: Given timestamp (${now}) not within 30s of server time (${now + 31})`),
+    );
+  });
+
+  it('requires body_md5 when the body is non-empty', () => {
+    const query = signed();
+    expect(verify(query, '{}', 'POST')).toEqual(deny('Missing body_md5'));
+  });
+
+  it('checks a body_md5 sent with an empty body instead of rejecting it', () => {
+    const withEmptyMd5 = signed({ body_md5: md5Hex('') });
+    expect(verify(withEmptyMd5).ok).toBe(true);
+    expect(verify(signed({ body_md5: md5Hex('x') }))).toEqual(deny('body_md5 does not match the request body'));
+  });
+
+  it('hashes the raw body bytes, not re-serialised JSON', () => {
+    const body = '{"a":"http:\\/\\/x"}';
+    const query = signRestQuery('POST', '/apps/3/events', key, secret, body, now);
+    expect(verify(query, body, 'POST', '/apps/3/events').ok).toBe(true);
+    expect(verify(query, JSON.stringify(JSON.parse(body)), 'POST', '/apps/3/events')).toEqual(deny('body_md5 does not match the request body'));
+  });
+
+  it('rejects a missing auth_signature', () => {
+    expect(verify(signed().replace(/&auth_signature=.*$/, ''))).toEqual(deny('Missing auth_signature'));
+  });
+
+  it('rejects an added or altered parameter', () => {
+    expect(verify(signed({ info: 'user_count' }) + '&filter_by_prefix=presence-')).toEqual(deny('Invalid signature'));
+    expect(verify(signed({ info: 'user_count' }).replace('info=user_count', 'info=subscription_count'))).toEqual(deny('Invalid signature'));
+  });
+
+  it('accepts parameters in any order', () => {
+    const parts = signed({ info: 'user_count', filter_by_prefix: 'presence-' }).split('&').reverse().join('&');
+    expect(verify(parts).ok).toBe(true);
+  });
+
+  it('falls back to the percent-decoded path', () => {
+    const decodedPath = '/apps/3/channels/presence-room';
+    const query = signRestQuery('GET', decodedPath, key, secret, '', now);
+    expect(verify(query, '', 'GET', '/apps/3/channels/presence%2Droom').ok).toBe(true);
+  });
+
+  it('tries the path exactly as received first', () => {
+    const rawPath = '/apps/3/channels/presence%2Droom';
+    const query = signRestQuery('GET', rawPath, key, secret, '', now);
+    expect(verify(query, '', 'GET', rawPath).ok).toBe(true);
+    expect(verify(query, '', 'GET', '/apps/3/channels/presence-room').ok).toBe(false);
+  });
+
+  it('survives a malformed percent-encoded path', () => {
+    expect(verify(signed(), '', 'GET', '/apps/3/channels/%E0%A4%A').ok).toBe(false);
+  });
+
+  it('verifies a pusher-http-php style array param (signed as channels=a,b, sent as channels[0]=a&channels[1]=b)', () => {
+    const base = `auth_key=${key}&auth_timestamp=${now}&auth_version=1.0`;
+    const signature = hmacSha256Hex(secret, `GET\n${path}\n${base}&channels=a,b`);
+    expect(verify(`${base}&channels%5B0%5D=a&channels%5B1%5D=b&auth_signature=${signature}`).ok).toBe(true);
+    expect(verify(`${base}&channels[]=a&channels[]=b&auth_signature=${signature}`).ok).toBe(true);
+  });
+
+  it('signRestQuery escapes values that would break the query and they verify after decoding', () => {
+    const extra = { filter_by_prefix: 'a&b=c d+e%', info: 'user_count,subscription_count' };
+    const query = signed(extra);
+    expect(query).toContain('info=user_count,subscription_count');
+    expect(query).toContain('filter_by_prefix=a%26b%3Dc%20d%2Be%25');
+    const result = verify(query);
+    expect(result.ok && result.params).toMatchObject(extra);
+  });
+});
+
+describe('restStringToSign', () => {
+  it('uppercases the method, lowercases and sorts keys, drops auth_signature, keeps values unescaped', () => {
+    expect(
+      restStringToSign('get', '/apps/3/channels', {
+        Info: 'user_count,subscription_count',
+        auth_signature: 'x',
+        auth_key: 'k',
+        filter_by_prefix: 'presence-',
+      }),
+    ).toBe('GET\n/apps/3/channels\nauth_key=k&filter_by_prefix=presence-&info=user_count,subscription_count');
+  });
+
+  it('sorts by key, not by the joined key=value text', () => {
+    expect(restStringToSign('GET', '/p', { 'a-b': '1', a: '2' })).toBe('GET\n/p\na=2&a-b=1');
+  });
+
+  it('with no params ends in an empty canonical query', () => {
+    expect(restStringToSign('GET', '/p', {})).toBe('GET\n/p\n');
+  });
+});
+
+describe('parseQuery', () => {
+  it.each([
+    ['', {}],
+    ['a=1&b=2', { a: '1', b: '2' }],
+    ['info=user_count%2Csubscription_count', { info: 'user_count,subscription_count' }],
+    ['q=a+b%20c', { q: 'a b c' }],
+    ['q=a%2Bb', { q: 'a+b' }],
+    ['filter%5Fby%5Fprefix=presence-', { filter_by_prefix: 'presence-' }],
+    ['a=b=c', { a: 'b=c' }],
+    ['flag', { flag: '' }],
+    ['a=', { a: '' }],
+    ['a=1&&b=2&', { a: '1', b: '2' }],
+    ['a=1&a=2', { a: '2' }],
+    ['x[]=a&x[]=b', { x: 'a,b' }],
+    ['x%5B%5D=a&x%5B%5D=b', { x: 'a,b' }],
+    ['x[0]=a&x[1]=b&x[2]=c', { x: 'a,b,c' }],
+    ['x[]=only', { x: 'only' }],
+    ['x[]=a%2Cb&x[]=c', { x: 'a,b,c' }],
+    ['caf%C3%A9=%E2%9C%93', { 'caf\u00e9': '\u2713' }],
+    ['bad=%E0%A4%A', { bad: '%E0%A4%A' }],
+    ['bad=100%', { bad: '100%' }],
+  ])('%j → %j', (raw, expected) => {
+    expect({ ...parseQuery(raw) }).toEqual(expected);
+  });
+
+  it('treats prototype-ish keys as plain data', () => {
+    const params = parseQuery('__proto__=x&constructor=y');
+    expect(params['__proto__']).toBe('x');
+    expect(params['constructor']).toBe('y');
+    expect(parseQuery('a=1')['toString']).toBeUndefined();
+  });
+});
