@@ -1,0 +1,63 @@
+import type { Socket } from '../../src/transport/uws.js';
+
+/** An in-memory model of uWS topics: enough to run the adapter suite without a network. */
+export class FakeTopics {
+  private readonly topics = new Map<string, Set<FakeSocket>>();
+
+  publish(topic: string, message: string, except?: FakeSocket): boolean {
+    for (const socket of this.topics.get(topic) ?? []) if (socket !== except) socket.received.push(message);
+    return true;
+  }
+
+  subscribe(topic: string, socket: FakeSocket): boolean {
+    let set = this.topics.get(topic);
+    if (!set) this.topics.set(topic, (set = new Set()));
+    set.add(socket);
+    return true;
+  }
+
+  unsubscribe(topic: string, socket: FakeSocket): boolean {
+    return this.topics.get(topic)?.delete(socket) ?? false;
+  }
+
+  socket(): FakeSocket {
+    return new FakeSocket(this);
+  }
+}
+
+export class FakeSocket implements Socket {
+  readonly received: string[] = [];
+  ended: number | undefined;
+
+  constructor(private readonly topics: FakeTopics) {}
+
+  send(message: string): number {
+    this.received.push(message);
+    return 1;
+  }
+  subscribe(topic: string) {
+    return this.topics.subscribe(topic, this);
+  }
+  unsubscribe(topic: string) {
+    return this.topics.unsubscribe(topic, this);
+  }
+  publish(topic: string, message: string) {
+    return this.topics.publish(topic, message, this);
+  }
+  ping() {
+    return 1;
+  }
+  end(code?: number) {
+    this.ended = code ?? 1000;
+  }
+  close() {
+    this.ended = 1006;
+  }
+  cork(cb: () => void) {
+    cb();
+    return this;
+  }
+  getBufferedAmount() {
+    return 0;
+  }
+}
