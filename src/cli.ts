@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEV_APP_SOURCE, loadConfig, maskSecrets, type LoadOptions, type LoadResult } from './config/load.js';
-import { createLogger } from './log.js';
+// Config, logger and server modules are imported lazily so that --help and --version stay instant.
+import type { LoadOptions, LoadResult } from './config/load.js';
 
 const SOURCE_FLAGS = `Config sources (later wins): defaults < --config < --env-file < HERALD_* env < flags
   --config FILE      JSON config file (same shape as the config schema)
@@ -95,7 +95,8 @@ function parseCommandArgs(args: string[]): { help: boolean; load: LoadOptions } 
 }
 
 /** Loads the config or prints the problems (one per line) on stderr and exits 1. */
-function load(opts: LoadOptions): LoadResult {
+async function load(opts: LoadOptions): Promise<LoadResult> {
+  const { ConfigError, loadConfig } = await import('./config/load.js');
   try {
     return loadConfig(opts);
   } catch (err) {
@@ -108,7 +109,9 @@ function load(opts: LoadOptions): LoadResult {
 }
 
 async function start(opts: LoadOptions): Promise<void> {
-  const { config, sources, warnings } = load(opts);
+  const { config, sources, warnings } = await load(opts);
+  const { DEV_APP_SOURCE } = await import('./config/load.js');
+  const { createLogger } = await import('./log.js');
   const logger = createLogger(config);
   for (const w of warnings) {
     if (w === warnings.find((x) => x.startsWith('No apps configured')) && sources['apps[0].key'] === DEV_APP_SOURCE) {
@@ -148,14 +151,15 @@ async function start(opts: LoadOptions): Promise<void> {
   process.on('SIGINT', onSignal);
 }
 
-function printConfig(opts: LoadOptions): void {
-  const { config, sources, warnings } = load(opts);
+async function printConfig(opts: LoadOptions): Promise<void> {
+  const { config, sources, warnings } = await load(opts);
+  const { maskSecrets } = await import('./config/load.js');
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`${JSON.stringify({ config: maskSecrets(config), sources }, null, 2)}\n`);
 }
 
-function check(opts: LoadOptions): void {
-  const { warnings } = load(opts);
+async function check(opts: LoadOptions): Promise<void> {
+  const { warnings } = await load(opts);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write('ok\n');
 }
@@ -191,8 +195,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'start') await start(parsed.load);
-  else if (command === 'config') printConfig(parsed.load);
-  else check(parsed.load);
+  else if (command === 'config') await printConfig(parsed.load);
+  else await check(parsed.load);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -264,8 +264,6 @@ export function parseDotenv(text: string, env: NodeJS.ProcessEnv = {}): DotenvRe
       entries.push({ text: line, line: line.includes('\n') ? bufferStart : idx + 1 });
     }
   });
-  if (multiline) errors.push(`line ${bufferStart}: missing closing quote`);
-
   for (const entry of entries) {
     const eq = entry.text.indexOf('=');
     let name = (eq === -1 ? entry.text : entry.text.slice(0, eq)).trim();
@@ -274,7 +272,7 @@ export function parseDotenv(text: string, env: NodeJS.ProcessEnv = {}): DotenvRe
       errors.push(`line ${entry.line}: unexpected "=" (no variable name)`);
       continue;
     }
-    if (name.length > 8 && name.startsWith('export') && isSpace(name[6] ?? '')) name = name.slice(6).trimStart();
+    if (name.length > 7 && name.startsWith('export') && isSpace(name[6] ?? '')) name = name.slice(6).trimStart();
     if (name.length >= 3 && ((name.startsWith('"') && name.endsWith('"')) || (name.startsWith("'") && name.endsWith("'")))) {
       name = name.slice(1, -1);
     }
@@ -296,6 +294,7 @@ export function parseDotenv(text: string, env: NodeJS.ProcessEnv = {}): DotenvRe
     }
     values[name] = s;
   }
+  if (multiline) errors.push(`line ${bufferStart}: missing closing quote`);
   return { values, errors };
 }
 
@@ -561,7 +560,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
 
   // 3. HERALD_* environment variables.
   const known = new Set<string>();
-  const appsEnv = (serverShape.apps!.meta() as OptionMeta).env;
+  const appsEnv = metaOf(serverShape.apps!).env;
   known.add(appsEnv);
   const appsJson = env[appsEnv];
   if (appsJson !== undefined && appsJson.trim() !== '') {
