@@ -6,6 +6,7 @@ import { registerHttpRoutes } from './api/routes.js';
 import { StaticAppRegistry } from './apps/registry.js';
 import { SubscriptionCounts } from './channels/subscription-count.js';
 import type { HeraldConfig } from './config/schema.js';
+import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js';
 import { Stats } from './metrics/stats.js';
 import { Transport } from './transport/uws.js';
 import type { WsContext } from './ws/context.js';
@@ -16,7 +17,9 @@ export interface Herald {
   port: number;
   adapter: Adapter;
   stats: Stats;
-  /** Graceful stop: refuse new connections, close every client with 4200, wait at most the grace period. */
+  /** Port of the Prometheus `GET /metrics` server; undefined when `metricsEnabled` is false. */
+  metricsPort?: number;
+  /** Graceful stop: refuse new connections (4100, `/ready` 503), close every client with 4200, stop listening within the grace period. */
   shutdown(): Promise<void>;
 }
 
@@ -43,6 +46,23 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
   transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port);
+  let metrics: MetricsServer | undefined;
+  if (config.metricsEnabled) {
+    try {
+      metrics = await startMetricsServer({
+        host: config.metricsHost,
+        port: config.metricsPort,
+        stats,
+        adapter,
+        appIds: config.apps.map((app) => app.id),
+        onError: (err) => logger.error({ err }, 'metrics scrape failed'),
+      });
+    } catch (err) {
+      transport.stopListening();
+      throw err;
+    }
+    logger.info({ host: config.metricsHost, port: metrics.port }, `Prometheus metrics on http://${config.metricsHost}:${metrics.port}/metrics`);
+  }
 
   const sweeper = setInterval(() => {
     const now = Date.now();
@@ -57,19 +77,21 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
+      // Keep listening while draining so `/ready` can answer 503; new sockets are refused with 4100.
       draining = true;
-      transport.stopListening();
       const open = adapter.connectionCount();
       logger.info({ connections: open }, 'shutting down: closing every connection with 4200');
       for (const conn of [...adapter.connections()]) conn.terminate(ErrorCode.Reconnect, 'Server shutting down');
       const deadline = Date.now() + config.shutdownGracePeriod * 1000;
       while (adapter.connectionCount() > 0 && Date.now() < deadline) await sleep(50);
       await sleep(Math.min(CLOSE_FLUSH_MS, Math.max(0, deadline - Date.now())));
+      transport.stopListening();
       clearInterval(sweeper);
+      await metrics?.close();
       logger.info('stopped');
     })());
 
-  return { port, adapter, stats, shutdown };
+  return { port, adapter, stats, metricsPort: metrics?.port, shutdown };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

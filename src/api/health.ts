@@ -1,0 +1,31 @@
+import type { HttpHandler } from '../transport/uws.js';
+import type { ApiContext } from './context.js';
+import { json } from './reply.js';
+
+const UP = Object.freeze(json(200, { health: 'OK' }));
+const OK = Object.freeze(json(200, { status: 'ok' }));
+const DRAINING = Object.freeze(json(503, { status: 'draining' }));
+
+/** `GET /up`: Reverb's liveness answer. */
+export function upHandler(): HttpHandler {
+  return () => UP;
+}
+
+/** `GET /` and `GET /ready`: 503 while draining so load balancers stop sending new connections. */
+export function readyHandler(ctx: ApiContext): HttpHandler {
+  return () => (ctx.isDraining() ? DRAINING : OK);
+}
+
+/** `GET /api/health` (simple broadcast API): `{"status":"ok","uptime":seconds,…}`. */
+export function apiHealthHandler(ctx: ApiContext): HttpHandler {
+  return () => {
+    const now = ctx.now();
+    return json(200, {
+      status: 'ok',
+      uptime: Math.floor((now - ctx.startedAt) / 1000),
+      connections: ctx.adapter.connectionCount(),
+      draining: ctx.isDraining(),
+      timestamp: new Date(now).toISOString(),
+    });
+  };
+}

@@ -1,0 +1,279 @@
+import { z } from 'zod';
+import { channelKind, channelNameError, eventNameError, isValidSocketId } from '../../protocol/names.js';
+import type { AppConfig } from '../config/schema.js';
+
+/** A refused request body: always 400 or 413, answered as `{"error":…}`. */
+export interface Refusal {
+  ok: false;
+  status: 400 | 413;
+  error: string;
+}
+
+export type Valid<T> = { ok: true; value: T } | Refusal;
+
+const refuse = (error: string, status: 400 | 413 = 400): Refusal => ({ ok: false, status, error });
+
+/** One event ready to publish: every field checked, `data` already the string subscribers get. */
+export interface EventToPublish {
+  name: string;
+  /** Unique channel names, request order. */
+  channels: string[];
+  data: string;
+  socketId: string | undefined;
+  /** Requested `info` attributes. */
+  info: Set<InfoAttribute>;
+}
+
+export type InfoAttribute = 'user_count' | 'subscription_count' | 'cache';
+
+export const TRIGGER_INFO: readonly InfoAttribute[] = ['user_count', 'subscription_count'];
+export const CHANNELS_INFO: readonly InfoAttribute[] = ['user_count', 'subscription_count'];
+export const CHANNEL_INFO: readonly InfoAttribute[] = ['user_count', 'subscription_count', 'cache'];
+
+// ---- JSON body and query ------------------------------------------------------------------
+
+/**
+ * The body as a JSON object. An empty body is `{}` (parameters may come from the query string
+ * instead, section 6.1).
+ */
+export function parseJsonObject(body: Uint8Array): Valid<Record<string, unknown>> {
+  if (body.length === 0) return { ok: true, value: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch {
+    return refuse('Invalid JSON in request body');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return refuse('Request body must be a JSON object');
+  }
+  return { ok: true, value: parsed as Record<string, unknown> };
+}
+
+const TRIGGER_QUERY_FIELDS = new Set(['name', 'data', 'channel', 'channels', 'socket_id', 'info']);
+
+/**
+ * Trigger fields given in the query string (`channels[]=a&channels[]=b`, section 6.1); unlike
+ * `parseQuery`, array params stay arrays because channel names may contain ','.
+ */
+export function triggerQueryFields(rawQuery: string): Record<string, string | string[]> {
+  const fields: Record<string, string | string[]> = Object.create(null);
+  for (const part of rawQuery.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    let key = decode(eq === -1 ? part : part.slice(0, eq));
+    const value = eq === -1 ? '' : decode(part.slice(eq + 1));
+    const array = /^(.+)\[\d*\]$/.exec(key);
+    if (array) key = array[1]!;
+    if (!TRIGGER_QUERY_FIELDS.has(key)) continue;
+    if (array || key === 'channels') {
+      const previous = fields[key];
+      const values = key === 'channels' && !array ? value.split(',') : [value];
+      fields[key] = Array.isArray(previous) ? [...previous, ...values] : values;
+    } else {
+      fields[key] = value;
+    }
+  }
+  return fields;
+}
+
+/** Body wins field by field; a body naming its channel(s) in either form overrides both query forms. */
+export function mergeTriggerQuery(body: Record<string, unknown>, rawQuery: string): Record<string, unknown> {
+  if (rawQuery === '') return body;
+  const query = triggerQueryFields(rawQuery);
+  if (Object.keys(query).length === 0) return body;
+  if (body.channel !== undefined || body.channels !== undefined) {
+    delete query.channel;
+    delete query.channels;
+  }
+  if (Array.isArray(query.info)) query.info = query.info.join(',');
+  return { ...query, ...body };
+}
+
+function decode(s: string): string {
+  if (!s.includes('%') && !s.includes('+')) return s;
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '));
+  } catch {
+    return s;
+  }
+}
+
+// ---- shapes (zod) ---------------------------------------------------------------------------
+
+type IssueInput = { input?: unknown };
+const typed = (field: string, expected: string) => ({
+  error: (issue: IssueInput) => (issue.input === undefined ? `Missing ${field}` : `${field} must be ${expected}`),
+});
+const requiredString = (field: string) => z.string(typed(field, 'a string'));
+const optionalString = (field: string) => z.string(typed(field, 'a string')).nullish();
+const channelList = z
+  .array(z.string({ error: 'channels must be an array of strings' }), { error: 'channels must be an array of strings' })
+  .nullish();
+
+const TriggerShape = z.object({
+  name: requiredString('name'),
+  data: z.unknown().optional(),
+  channel: optionalString('channel'),
+  channels: channelList,
+  socket_id: optionalString('socket_id'),
+  info: optionalString('info'),
+});
+
+const BatchItemShape = z.object(
+  {
+    name: requiredString('name'),
+    data: z.unknown().optional(),
+    channel: requiredString('channel'),
+    socket_id: optionalString('socket_id'),
+    info: optionalString('info'),
+  },
+  { error: 'must be a JSON object' },
+);
+
+const BatchShape = z.object({ batch: z.array(z.unknown(), typed('batch', 'an array')) });
+
+const BroadcastShape = z.object({
+  channel: requiredString('channel'),
+  event: requiredString('event'),
+  data: z.unknown().optional(),
+  socket_id: optionalString('socket_id'),
+  timestamp: z.unknown().optional(),
+});
+
+function shaped<T>(schema: z.ZodType<T>, input: unknown): Valid<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  return refuse(result.error.issues[0]?.message ?? 'Invalid request body');
+}
+
+// ---- field rules ----------------------------------------------------------------------------
+
+/** Names quoted in messages are cut short: the body may be large. */
+const quote = (s: string) => JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s);
+
+export function checkChannelName(name: string, app: AppConfig): Refusal | undefined {
+  const error = channelNameError(name, app.maxChannelNameLength);
+  return error === null ? undefined : refuse(`${error}: ${quote(name)}`);
+}
+
+export function checkEventName(name: string, app: AppConfig): Refusal | undefined {
+  const error = eventNameError(name, app.maxEventNameLength);
+  return error === null ? undefined : refuse(error);
+}
+
+function checkSocketId(socketId: string | null | undefined): Valid<string | undefined> {
+  if (socketId === undefined || socketId === null) return { ok: true, value: undefined };
+  return isValidSocketId(socketId) ? { ok: true, value: socketId } : refuse(`Invalid socket_id: ${quote(socketId)}`);
+}
+
+/**
+ * `data` as subscribers receive it: a string verbatim, any other JSON value JSON.stringify'd
+ * (section 6.1 CHOICE). Over the app's limit in UTF-8 bytes → 413.
+ */
+export function eventData(data: unknown, app: AppConfig): Valid<string> {
+  if (data === undefined) return refuse('Missing data');
+  const text = typeof data === 'string' ? data : JSON.stringify(data);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > app.maxEventDataSize) {
+    return refuse(`Event data too large: ${bytes} bytes (max ${app.maxEventDataSize})`, 413);
+  }
+  return { ok: true, value: text };
+}
+
+/** Comma-separated `info`; anything outside `allowed` → 400. */
+export function parseInfo(raw: string | null | undefined, allowed: readonly InfoAttribute[]): Valid<Set<InfoAttribute>> {
+  const attrs = new Set<InfoAttribute>();
+  if (raw === undefined || raw === null || raw === '') return { ok: true, value: attrs };
+  for (const part of raw.split(',')) {
+    const attr = part.trim();
+    if (attr === '') continue;
+    if (!(allowed as readonly string[]).includes(attr)) return refuse(`Unsupported info attribute: ${quote(attr)}`);
+    attrs.add(attr as InfoAttribute);
+  }
+  return { ok: true, value: attrs };
+}
+
+interface EventFields {
+  name: string;
+  data?: unknown;
+  channels: string[];
+  socket_id?: string | null | undefined;
+  info?: string | null | undefined;
+}
+
+/** The rules shared by `/events` and every `/batch_events` item; 400s first, then the 413 on data. */
+function checkEvent(fields: EventFields, app: AppConfig): Valid<EventToPublish> {
+  const badName = checkEventName(fields.name, app);
+  if (badName) return badName;
+  if (fields.channels.length === 0) return refuse('Missing channel or channels');
+  if (fields.channels.length > app.maxChannelsPerTrigger) {
+    return refuse(`Too many channels: ${fields.channels.length} (max ${app.maxChannelsPerTrigger})`);
+  }
+  for (const channel of fields.channels) {
+    const bad = checkChannelName(channel, app);
+    if (bad) return bad;
+  }
+  const channels = [...new Set(fields.channels)];
+  if (channels.length > 1 && channels.some((c) => channelKind(c).type === 'encrypted')) {
+    return refuse('Encrypted channels cannot be triggered to together with other channels');
+  }
+  const socketId = checkSocketId(fields.socket_id);
+  if (!socketId.ok) return socketId;
+  const info = parseInfo(fields.info, TRIGGER_INFO);
+  if (!info.ok) return info;
+  const data = eventData(fields.data, app);
+  if (!data.ok) return data;
+  return { ok: true, value: { name: fields.name, channels, data: data.value, socketId: socketId.value, info: info.value } };
+}
+
+// ---- request bodies -------------------------------------------------------------------------
+
+/** `POST /events` (section 6.1): `input` is the body merged with any query fields. */
+export function validateTrigger(input: Record<string, unknown>, app: AppConfig): Valid<EventToPublish> {
+  const shape = shaped(TriggerShape, input);
+  if (!shape.ok) return shape;
+  const v = shape.value;
+  // Reverb's rule: `channels` when given, else the single `channel`.
+  const channels = v.channels ?? (v.channel === undefined || v.channel === null ? [] : [v.channel]);
+  return checkEvent({ ...v, channels }, app);
+}
+
+/** `POST /batch_events` (section 6.2): every item valid or nothing is published. */
+export function validateBatch(input: Record<string, unknown>, app: AppConfig): Valid<EventToPublish[]> {
+  const shape = shaped(BatchShape, input);
+  if (!shape.ok) return shape;
+  const items = shape.value.batch;
+  if (items.length > app.maxBatchSize) return refuse(`Too many events in batch: ${items.length} (max ${app.maxBatchSize})`);
+  const events: EventToPublish[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = shaped(BatchItemShape, items[i]);
+    const checked = item.ok ? checkEvent({ ...item.value, channels: [item.value.channel] }, app) : item;
+    if (!checked.ok) return { ...checked, error: `batch[${i}]: ${checked.error}` };
+    events.push(checked.value);
+  }
+  return { ok: true, value: events };
+}
+
+export interface BroadcastRequest {
+  channel: string;
+  event: string;
+  data: string;
+  socketId: string | undefined;
+}
+
+/** `POST /api/broadcast`: `{"channel","event","data","timestamp"?,"socket_id"?}`. */
+export function validateBroadcast(input: Record<string, unknown>, app: AppConfig): Valid<BroadcastRequest> {
+  const shape = shaped(BroadcastShape, input);
+  if (!shape.ok) return shape;
+  const v = shape.value;
+  const badChannel = checkChannelName(v.channel, app);
+  if (badChannel) return badChannel;
+  const badName = checkEventName(v.event, app);
+  if (badName) return badName;
+  const socketId = checkSocketId(v.socket_id);
+  if (!socketId.ok) return socketId;
+  const data = eventData(v.data, app);
+  if (!data.ok) return data;
+  return { ok: true, value: { channel: v.channel, event: v.event, data: data.value, socketId: socketId.value } };
+}
