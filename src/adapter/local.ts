@@ -25,7 +25,10 @@ export class LocalAdapter implements Adapter {
     const topic = topicOf(appId, channel);
     const except = exceptSocketId === undefined ? undefined : this.sockets.get(exceptSocketId);
     // Publishing from the excluded socket makes uWS skip it, with no per-subscriber work in JS.
-    if (except && except.open && except.app.id === appId) except.socket.publish(topic, frame);
+    // Only when it is in the channel: uWS silently drops a publish from a socket that holds no
+    // subscriptions at all (never subscribed, or just left its last channel), and a socket outside
+    // the channel would not receive the frame anyway.
+    if (except && except.open && except.app.id === appId && except.channels.has(channel)) except.socket.publish(topic, frame);
     else this.publisher.publish(topic, frame);
   }
 

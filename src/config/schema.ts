@@ -118,7 +118,7 @@ export const serverSchema = z.object({
   }),
   maxPayloadLength: opt(positiveInt.default(256 * 1024), {
     env: 'HERALD_MAX_PAYLOAD_LENGTH',
-    doc: 'Hard cap on one WebSocket frame in bytes; above it the socket is closed (1009). App `maxMessageSize` answers below it.',
+    doc: 'Hard cap on one WebSocket frame in bytes; above it the socket is dropped without a close frame. App `maxMessageSize` answers below it.',
   }),
   pongTimeout: opt(positiveInt.default(30), {
     env: 'HERALD_PONG_TIMEOUT',

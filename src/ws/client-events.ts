@@ -21,7 +21,8 @@ export function clientEvent(ctx: WsContext, conn: Connection, event: string, cha
     return conn.error(ErrorCode.ClientEventRateLimit, ErrorMessage[ErrorCode.ClientEventRateLimit]!);
   }
   ctx.stats.clientEvents++;
-  const userId = type === 'presence' ? conn.channels.get(channel) : undefined;
+  // With clientEvents 'all' the sender may not be a member: fall back to its signed-in user (section 2.6).
+  const userId = type === 'presence' ? (conn.channels.get(channel) ?? conn.user?.id) : undefined;
   ctx.adapter.publish(app.id, channel, channelEvent(event, channel, rawData, userId), conn.socketId);
 }
 

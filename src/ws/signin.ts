@@ -1,4 +1,4 @@
-import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
+import { ErrorCode } from '../../protocol/codes.js';
 import { parseUserData, signinSuccess, watchlistEvents } from '../../protocol/frames.js';
 import { userSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
 import type { Connection } from './connection.js';
@@ -23,7 +23,7 @@ export function signin(ctx: WsContext, conn: Connection, auth: string, userData:
   const cameOnline = ctx.adapter.signIn(conn);
   conn.send(signinSuccess(userData));
   if (parsed.watchlist.length > app.maxWatchlistSize) {
-    conn.error(ErrorCode.WatchlistLimit, ErrorMessage[ErrorCode.WatchlistLimit]!);
+    conn.error(ErrorCode.WatchlistLimit, `Watchlist limit exceeded. Only the first ${app.maxWatchlistSize} user IDs are accepted.`);
   }
   if (!app.watchlistEvents) return;
   if (watchlist.length > 0) {

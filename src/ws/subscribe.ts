@@ -21,7 +21,11 @@ const unauthorized = (message: string): Authorized => ({ ok: false, code: ErrorC
 export function subscribe(ctx: WsContext, conn: Connection, channel: string, auth: string | undefined, channelData: string | undefined): void {
   const { app } = conn;
   const nameError = channelNameError(channel, app.maxChannelNameLength);
-  if (nameError) return conn.error(null, nameError);
+  if (nameError) {
+    // Reference 3.3: the message is "Invalid channel name" (with the limit when length is the reason).
+    const tooLong = channel.length > app.maxChannelNameLength;
+    return conn.error(null, tooLong ? `Invalid channel name: longer than ${app.maxChannelNameLength} characters` : 'Invalid channel name');
+  }
   const kind = channelKind(channel);
 
   if (conn.channels.has(channel)) {

@@ -35,8 +35,13 @@ export class RawClient {
     );
   }
 
-  static async connect(port: number, path = '/app/app-key?protocol=7&client=js&version=8.6.0&flash=false', headers?: Record<string, string>): Promise<RawClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
+  static async connect(
+    port: number,
+    path = '/app/app-key?protocol=7&client=js&version=8.6.0&flash=false',
+    headers?: Record<string, string>,
+    options: WebSocket.ClientOptions = {},
+  ): Promise<RawClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { ...options, headers });
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
