@@ -9,18 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from 'pusher-js';
 import { signRestQuery } from '../../protocol/signing.js';
-import { disconnectAll, pusherClient, recorder, type Recorder } from '../helpers/clients.js';
+import { disconnectAll, pusherClient, recorder, type Pusher, type Recorder } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 
-/** A pusher-js client as the shared helpers create it. */
-type Client = ReturnType<typeof pusherClient>;
 
 const MAIN = { id: 'app-id', key: 'app-key', secret: 'app-secret' };
 const DISABLED = { id: 'off-id', key: 'off-key', secret: 'off-secret', enabled: false };
 const LIMITED = { id: 'slow-id', key: 'slow-key', secret: 'slow-secret', restRateLimit: 2 };
 
 let h: TestHerald;
-let client: Client;
+let client: Pusher;
 let news: Channel;
 let seen: Recorder<{ event: string; data: unknown }>;
 let sentinels = 0;

@@ -5,12 +5,10 @@
 import Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from 'pusher-js';
-import { connected, disconnectAll, pusherClient, recorder, until } from '../helpers/clients.js';
+import { connected, disconnectAll, listen, pusherClient, recorder, subscribed, until } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, VECTOR_MASTER_KEY, type LaravelAuth } from '../helpers/laravel-auth.js';
 
-/** A pusher-js client as the shared helpers create it. */
-type Client = ReturnType<typeof pusherClient>;
 
 let h: TestHerald;
 let auth: LaravelAuth;
@@ -48,19 +46,6 @@ afterAll(async () => {
 
 const client = (user?: string) => pusherClient(h, auth, user ? sessionHeaders(user) : {});
 
-async function subscribed(p: Client, name: string): Promise<Channel> {
-  const channel = p.subscribe(name);
-  const done = recorder(`subscription_succeeded ${name}`);
-  channel.bind('pusher:subscription_succeeded', done.fn);
-  await done.next();
-  return channel;
-}
-
-function listen(channel: Channel, event: string) {
-  const got = recorder(`${channel.name} ${event}`);
-  channel.bind(event, got.fn);
-  return got;
-}
 
 const body = async (res: { json(): Promise<unknown> }) => res.json();
 

@@ -5,25 +5,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from 'pusher-js';
 import { signRestQuery } from '../../protocol/signing.js';
-import { connected, disconnectAll, pusherClient, recorder, until } from '../helpers/clients.js';
+import { connected, disconnectAll, listen, pusherClient, recorder, subscribed, until } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 
-/** A pusher-js client as the shared helpers create it. */
-type Client = ReturnType<typeof pusherClient>;
 
-async function subscribed(p: Client, name: string): Promise<Channel> {
-  const channel = p.subscribe(name);
-  const done = recorder(`subscription_succeeded ${name}`);
-  channel.bind('pusher:subscription_succeeded', done.fn);
-  await done.next();
-  return channel;
-}
-
-function listen(channel: Channel, event: string) {
-  const got = recorder(`${channel.name} ${event}`);
-  channel.bind(event, got.fn);
-  return got;
-}
 
 async function http(url: string, init: RequestInit = {}) {
   const res = await fetch(url, init);

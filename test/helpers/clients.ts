@@ -4,7 +4,7 @@
  * here is remembered so `disconnectAll()` in afterEach leaves no sockets or timers behind.
  */
 import Echo from 'laravel-echo';
-import PusherModule, { type Options } from 'pusher-js';
+import PusherModule, { type Channel, type Options } from 'pusher-js';
 
 /**
  * pusher-js's CommonJS entry exports the class itself, but its typings declare an ES default
@@ -173,4 +173,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number, label: string): Promise
       timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms);
     }),
   ]);
+}
+
+/** Subscribes and waits for `pusher:subscription_succeeded`. */
+export async function subscribed(p: Pusher, name: string): Promise<Channel> {
+  const channel = p.subscribe(name);
+  const done = recorder(`subscription_succeeded ${name}`);
+  channel.bind('pusher:subscription_succeeded', done.fn);
+  await done.next();
+  return channel;
+}
+
+/** Records every `event` the channel receives. */
+export function listen(channel: Channel, event: string): Recorder {
+  const got = recorder(`${channel.name} ${event}`);
+  channel.bind(event, got.fn);
+  return got;
 }
