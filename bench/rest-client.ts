@@ -89,7 +89,8 @@ export class RestClient {
   }
 
   trigger(channels: string | string[], name: string, data: string, socketId?: string): Promise<string> {
-    const body: Record<string, unknown> = { name, channels: Array.isArray(channels) ? channels : [channels], data };
+    // Same member order as the pusher SDK: name, data, channels[, socket_id].
+    const body: Record<string, unknown> = { name, data, channels: Array.isArray(channels) ? channels : [channels] };
     if (socketId !== undefined) body.socket_id = socketId;
     return this.post(`/apps/${this.creds.appId}/events`, JSON.stringify(body));
   }

@@ -113,7 +113,13 @@ export class PusherConn {
       port,
       localAddress,
       noDelay: true,
-      onread: { buffer: SHARED, callback: (n: number, buf: Uint8Array) => this.onRead(buf as Buffer, n) },
+      onread: {
+        buffer: SHARED,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.onRead(buf as Buffer, n);
+          return true;
+        },
+      },
     });
     this.socket.on('connect', () => {
       this.socket.write(

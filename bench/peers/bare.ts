@@ -98,7 +98,9 @@ app.ws<Conn>('/app/:key', {
       const userId = user.presence?.get(channel);
       if (userId !== undefined) {
         user.presence?.delete(channel);
-        ws.publish(
+        // ws.publish from a socket with no subscriptions left delivers nothing in uWS: publish app-wide
+        // (this socket has just left the topic, so it does not get its own member_removed).
+        app.publish(
           channel,
           JSON.stringify({ event: 'pusher_internal:member_removed', channel, data: JSON.stringify({ user_id: userId }) }),
         );

@@ -1,0 +1,268 @@
+/**
+ * The benchmark cases: which load to apply, with which sizes, and which figures matter. Each case runs
+ * against a freshly started server; everything but `idle` runs inside one load process.
+ */
+import { LostMessagesError, round, sleep } from './common.js';
+import { LoadWorker } from './load-worker-handle.js';
+import type { Figures } from './load/scenarios.js';
+import { CpuMeter, openFiles, rssKb, threadCount } from './proc.js';
+import { RestClient } from './rest-client.js';
+import type { ServerHandle } from './servers.js';
+
+export interface RunContext {
+  server: ServerHandle;
+  loadCore: number | null;
+  quick: boolean;
+  /** Measured phase length override (ms). */
+  durationMs: number | null;
+  /** Connection counts of the idle steps override (RSS per connection comes from the last step). */
+  idleSteps: number[] | null;
+  log: (msg: string) => void;
+}
+
+export type Better = 'lower' | 'higher';
+
+export interface KeyMetric {
+  key: string;
+  better: Better;
+  label: string;
+}
+
+export interface Case {
+  scenario: string;
+  name: string;
+  keyMetrics: KeyMetric[];
+  run(ctx: RunContext): Promise<Figures>;
+}
+
+const dur = (ctx: RunContext, full: number, quick: number): number => ctx.durationMs ?? (ctx.quick ? quick : full);
+
+async function withWorker<T>(ctx: RunContext, fn: (w: LoadWorker) => Promise<T>): Promise<T> {
+  const w = new LoadWorker(ctx.loadCore);
+  try {
+    await w.init(ctx.server.port, ctx.server.pid);
+    return await fn(w);
+  } finally {
+    await w.stop();
+  }
+}
+
+/** Budget for a worker call: connection setup + phases, generously bounded. */
+const budget = (phases: number, durationMs: number, connections: number): number =>
+  60_000 + phases * (durationMs * 2 + 20_000) + connections * 5;
+
+// ───────────────────────────── (1) idle connections ─────────────────────────────
+
+const PER_WORKER = 9_750;
+
+async function idle(ctx: RunContext): Promise<Figures> {
+  const steps = ctx.idleSteps ?? (ctx.quick ? [250, 500, 1000] : [1_000, 10_000, 19_500]);
+  const publicChannels = 100;
+  const nWorkers = Math.ceil(steps[steps.length - 1]! / PER_WORKER);
+  const workers = Array.from({ length: nWorkers }, () => new LoadWorker(ctx.loadCore));
+  const pid = ctx.server.pid;
+  const out: Figures = {};
+  try {
+    await Promise.all(workers.map((w) => w.init(ctx.server.port, pid)));
+    await sleep(1000);
+    const rss0 = rssKb(pid);
+    out.rss_base_mb = round(rss0 / 1024, 1);
+    let prev = 0;
+    let prevRss = rss0;
+    let stepCpuPerConn = 0;
+    let perConnKb = 0;
+    for (const n of steps) {
+      const add = n - prev;
+      const share = Math.ceil(add / nWorkers);
+      const cpu = new CpuMeter(pid);
+      await Promise.all(
+        workers.map((w, k) => {
+          const from = prev + k * share;
+          const count = Math.max(0, Math.min(share, n - from));
+          return count > 0 ? w.call('connectIdle', { from, count, publicChannels }, 60_000 + count * 20) : Promise.resolve();
+        }),
+      );
+      const c = cpu.read();
+      await sleep(ctx.quick ? 1000 : 3000);
+      const rss = rssKb(pid);
+      const tag = n >= 1000 ? `${round(n / 1000, 1)}k` : String(n);
+      perConnKb = (rss - prevRss) / add;
+      stepCpuPerConn = (c.cpuMs * 1000) / add;
+      out[`connect_ms_${tag}`] = Math.round(c.wallMs);
+      out[`connects_per_s_${tag}`] = round((add / c.wallMs) * 1000, 0);
+      out[`cpu_us_per_connect_${tag}`] = round(stepCpuPerConn, 1);
+      out[`rss_mb_${tag}`] = round(rss / 1024, 1);
+      out[`kb_per_conn_step_${tag}`] = round(perConnKb, 2);
+      ctx.log(`idle: ${n} connections, +${add} in ${Math.round(c.wallMs)} ms, RSS ${round(rss / 1024, 1)} MB`);
+      out.connects_per_s_last = out[`connects_per_s_${tag}`]!;
+      prev = n;
+      prevRss = rss;
+    }
+    const last = steps[steps.length - 1]!;
+    out.connections = last;
+    out.rss_per_conn_kb = round(perConnKb, 2);
+    out.cpu_us_per_connect = round(stepCpuPerConn, 1);
+    out.projected_gb_per_100k = round((prevRss + (100_000 - last) * perConnKb) / 1024 / 1024, 2);
+    out.server_threads = threadCount(pid);
+    out.server_open_files = openFiles(pid);
+
+    // Loss check: one event per public channel, every connection must get exactly one.
+    const rest = new RestClient({ host: '127.0.0.1', port: ctx.server.port, connections: 4 });
+    for (let i = 0; i < publicChannels; i += 10) {
+      const batch = [];
+      for (let k = i; k < Math.min(publicChannels, i + 10); k++) batch.push({ channel: `idle-${k}`, name: 'bench', data: `~T0:${k}~` });
+      await rest.triggerBatch(batch);
+    }
+    rest.close();
+    const deadline = performance.now() + 20_000;
+    for (;;) {
+      const counts = await Promise.all(workers.map((w) => w.call<{ ok: number; total: number; firstBad: string; unexpectedCloses: number; firstCloseError: string }>('countIdle', { expected: 1 }, 10_000)));
+      const closed = counts.find((c) => c.unexpectedCloses > 0);
+      if (closed) throw new Error(`idle: ${closed.unexpectedCloses} connection(s) closed unexpectedly, first: ${closed.firstCloseError}`);
+      const ok = counts.reduce((a, c) => a + c.ok, 0);
+      if (ok === last) break;
+      if (performance.now() > deadline) {
+        throw new LostMessagesError(`idle: ${last - ok} of ${last} connections did not get exactly one event (${counts.map((c) => c.firstBad).filter(Boolean)[0] ?? ''})`);
+      }
+      await sleep(100);
+    }
+    return out;
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+// ───────────────────────────── case list ─────────────────────────────
+
+export function cases(quick: boolean): Case[] {
+  const list: Case[] = [];
+  list.push({
+    scenario: 'idle',
+    name: 'idle',
+    keyMetrics: [
+      { key: 'rss_per_conn_kb', better: 'lower', label: 'RSS per idle subscribed connection (KB, last step)' },
+      { key: 'projected_gb_per_100k', better: 'lower', label: 'projected RSS for 100k connections (GB)' },
+      { key: 'cpu_us_per_connect', better: 'lower', label: 'server CPU per connect+2 subscribes (µs, last step)' },
+      { key: 'connects_per_s_last', better: 'higher', label: 'connect+subscribe rate in the last step (connections/s)' },
+    ],
+    run: idle,
+  });
+  for (const subs of quick ? [1000] : [1000, 10_000]) {
+    list.push({
+      scenario: 'fanout',
+      name: `fanout-${subs / 1000}k`,
+      keyMetrics: [
+        { key: 'flat_cpu_us_per_msg', better: 'lower', label: 'flat-out: server CPU per delivered message (µs)' },
+        { key: 'flat_msgs_per_s', better: 'higher', label: 'flat-out: delivered messages/s' },
+        { key: 'flat_p99_ms', better: 'lower', label: 'flat-out: p99 latency (ms)' },
+        { key: 'rate_cpu_us_per_msg', better: 'lower', label: 'fixed rate: server CPU per delivered message (µs)' },
+        { key: 'rate_p50_ms', better: 'lower', label: 'fixed rate: p50 latency (ms)' },
+        { key: 'rate_p99_ms', better: 'lower', label: 'fixed rate: p99 latency (ms)' },
+        { key: 'rate_max_ms', better: 'lower', label: 'fixed rate: max latency (ms)' },
+      ],
+      run: (ctx) => {
+        const d = dur(ctx, 10_000, 3_000);
+        const params = { subscribers: subs, durationMs: d, warmupMs: ctx.quick ? 1000 : 2000, window: 8, rateMsgsPerSec: 20_000, maxEvents: 100_000 };
+        const rateMs = Math.max(d, (50 / (params.rateMsgsPerSec / subs)) * 1000);
+        return withWorker(ctx, (w) => w.call<Figures>('fanout', params, budget(3, d, subs) + rateMs * 2));
+      },
+    });
+  }
+  const nChannels = quick ? 1000 : 10_000;
+  list.push({
+    scenario: 'channels',
+    name: `channels-${nChannels / 1000}k`,
+    keyMetrics: [
+      { key: 'single_cpu_us_per_event', better: 'lower', label: 'single triggers: server CPU per event (µs)' },
+      { key: 'single_events_per_s', better: 'higher', label: 'single triggers: events/s' },
+      { key: 'single_p99_ms', better: 'lower', label: 'single triggers: p99 latency (ms)' },
+      { key: 'batch_cpu_us_per_event', better: 'lower', label: 'batch triggers (10): server CPU per event (µs)' },
+      { key: 'batch_events_per_s', better: 'higher', label: 'batch triggers (10): events/s' },
+      { key: 'batch_p99_ms', better: 'lower', label: 'batch triggers (10): p99 latency (ms)' },
+    ],
+    run: (ctx) => {
+      const d = dur(ctx, 10_000, 3_000);
+      const params = { connections: nChannels, durationMs: d, concurrency: 16, batchSize: 10 };
+      return withWorker(ctx, (w) => w.call<Figures>('channels', params, budget(3, d, nChannels)));
+    },
+  });
+  for (const subs of [0, 100]) {
+    list.push({
+      scenario: 'rest',
+      name: `rest-${subs}`,
+      keyMetrics: [
+        { key: 'events_per_cpu_s', better: 'higher', label: 'triggered events per server CPU-second' },
+        { key: 'cpu_us_per_request', better: 'lower', label: 'server CPU per REST trigger (µs)' },
+        { key: 'requests_per_s', better: 'higher', label: 'REST triggers/s (16 concurrent)' },
+        { key: 'http_connections_opened', better: 'lower', label: 'HTTP connections opened in the measured phase (0 with keep-alive)' },
+        { key: 'request_p99_ms', better: 'lower', label: 'request p99 (ms)' },
+      ],
+      run: (ctx) => {
+        const d = dur(ctx, 10_000, 3_000);
+        return withWorker(ctx, (w) => w.call<Figures>('rest', { subscribers: subs, durationMs: d, concurrency: 16 }, budget(2, d, subs)));
+      },
+    });
+  }
+  list.push({
+    scenario: 'presence',
+    name: 'presence-churn',
+    keyMetrics: [
+      { key: 'cpu_us_per_join_leave', better: 'lower', label: 'server CPU per join+leave (µs)' },
+      { key: 'joins_per_s', better: 'higher', label: 'join+leave cycles/s' },
+      { key: 'member_events_per_s', better: 'higher', label: 'member events delivered/s' },
+      { key: 'join_p99_ms', better: 'lower', label: 'subscribe→succeeded p99 (ms)' },
+    ],
+    run: (ctx) => {
+      const d = dur(ctx, 10_000, 3_000);
+      const params = { observers: ctx.quick ? 20 : 50, churners: ctx.quick ? 50 : 100, durationMs: d };
+      return withWorker(ctx, (w) => w.call<Figures>('presence', params, budget(2, d, 200)));
+    },
+  });
+  const pairs = quick ? 100 : 500;
+  list.push({
+    scenario: 'client',
+    name: 'client-events',
+    keyMetrics: [
+      { key: 'cpu_us_per_relayed', better: 'lower', label: 'server CPU per relayed client event (µs)' },
+      { key: 'relayed_per_s', better: 'higher', label: 'relayed client events/s' },
+      { key: 'rtt_p50_ms', better: 'lower', label: 'round trip p50 (ms)' },
+      { key: 'rtt_p99_ms', better: 'lower', label: 'round trip p99 (ms)' },
+    ],
+    run: (ctx) => {
+      const d = dur(ctx, 10_000, 3_000);
+      return withWorker(ctx, (w) => w.call<Figures>('client', { pairs, durationMs: d }, budget(2, d, pairs * 2)));
+    },
+  });
+  return list;
+}
+
+/** The issue's acceptance goals, as ratios between targets measured in the same run. */
+export interface Goal {
+  caseName: string;
+  metric: string;
+  /** `herald / peer` must satisfy `op limit` (for 'higher is better' metrics the ratio is inverted in the text). */
+  peer: 'bare' | 'soketi';
+  op: '<=' | '>=';
+  limit: number;
+  text: string;
+}
+
+export function goals(caseNames: string[]): Goal[] {
+  const g: Goal[] = [];
+  for (const c of caseNames.filter((n) => n.startsWith('fanout-'))) {
+    g.push({ caseName: c, metric: 'flat_cpu_us_per_msg', peer: 'bare', op: '<=', limit: 1.3, text: 'CPU/msg within 1.3x of bare' });
+    g.push({ caseName: c, metric: 'flat_cpu_us_per_msg', peer: 'soketi', op: '<=', limit: 0.25, text: 'CPU/msg at least 4x better than Soketi' });
+    g.push({ caseName: c, metric: 'rate_p99_ms', peer: 'bare', op: '<=', limit: 1.2, text: 'fixed-rate p99 within 1.2x of bare' });
+  }
+  if (caseNames.includes('idle')) {
+    g.push({ caseName: 'idle', metric: 'rss_per_conn_kb', peer: 'bare', op: '<=', limit: 1.25, text: 'RSS/connection within 1.25x of bare' });
+  }
+  for (const c of caseNames.filter((n) => n.startsWith('rest-'))) {
+    g.push({ caseName: c, metric: 'events_per_cpu_s', peer: 'soketi', op: '>=', limit: 3, text: 'at least 3x Soketi events per CPU-second' });
+  }
+  if (caseNames.includes('client-events')) {
+    g.push({ caseName: 'client-events', metric: 'cpu_us_per_relayed', peer: 'bare', op: '<=', limit: 1.3, text: 'CPU/relayed event within 1.3x of bare' });
+  }
+  return g;
+}
+
