@@ -8,7 +8,18 @@ export type ClientFrame =
   | { kind: 'subscribe'; channel: string; auth?: string; channelData?: string }
   | { kind: 'unsubscribe'; channel: string }
   | { kind: 'signin'; auth: string; userData: string }
-  | { kind: 'client-event'; event: string; channel: string; data: unknown; rawData: string };
+  | ClientEventFrame;
+
+export interface ClientEventFrame {
+  kind: 'client-event';
+  event: string;
+  channel: string;
+  data: unknown;
+  /** The frame exactly as received. */
+  text: string;
+  /** The frame has no members but event, channel and data, so `text` can be relayed as it is. */
+  envelopeOnly: boolean;
+}
 
 export type ParseResult =
   | { ok: true; frame: ClientFrame }
@@ -68,7 +79,8 @@ export function parseClientFrame(text: string): ParseResult {
   if (typeof channel !== 'string') return { ok: false, code: null, message: 'Client event requires a channel' };
   // pusher-js always sends data; a missing member is relayed as JSON null.
   const value = data === undefined ? null : data;
-  return { ok: true, frame: { kind: 'client-event', event, channel, data: value, rawData: JSON.stringify(value) } };
+  const envelopeOnly = data !== undefined && Object.keys(message).length === 3;
+  return { ok: true, frame: { kind: 'client-event', event, channel, data: value, text, envelopeOnly } };
 }
 
 /** Old protocol drafts send `data` as a JSON string holding the object (section 1.6). */

@@ -1,11 +1,12 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 export function hmacSha256Hex(secret: string, message: string): string {
   return createHmac('sha256', secret).update(message).digest('hex');
 }
 
+/** One-shot `crypto.hash` (Node 20.12+): half the cost of a Hash object on every signed request. */
 export function md5Hex(body: Uint8Array | string): string {
-  return createHash('md5').update(body).digest('hex');
+  return hash('md5', body, 'hex');
 }
 
 /** Constant-time for equal lengths; a length mismatch reveals nothing secret (signatures have a fixed length). */

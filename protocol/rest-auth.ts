@@ -14,12 +14,16 @@ const AUTH_VERSION = '1.0';
 
 /** `METHOD\npath\nk=v&…`: keys lowercased and sorted, auth_signature excluded, values unescaped. */
 export function restStringToSign(method: string, path: string, params: Record<string, string>): string {
-  const pairs = Object.entries(params)
-    .map(([key, value]) => [key.toLowerCase(), value] as const)
-    .filter(([key]) => key !== 'auth_signature')
-    // Sort by key alone: sorting the joined `k=v` text would put `a-b` before `a`.
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return method.toUpperCase() + '\n' + path + '\n' + pairs.map(([key, value]) => key + '=' + value).join('&');
+  const lowered: Record<string, string> = Object.create(null);
+  for (const key in params) {
+    const lower = key.toLowerCase();
+    if (lower !== 'auth_signature') lowered[lower] = params[key]!;
+  }
+  // Default sort compares UTF-16 code units, i.e. by key alone: `a` before `a-b`.
+  const keys = Object.keys(lowered).sort();
+  let query = '';
+  for (const key of keys) query += (query === '' ? '' : '&') + key + '=' + lowered[key];
+  return method.toUpperCase() + '\n' + path + '\n' + query;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Serializers for every server → client frame. Whether `data` is a JSON object or
 // a JSON-encoded string follows section 1.6 exactly; frames are assembled from
 // JSON.stringify'd parts because several sit on the broadcast hot path.
+import type { ClientEventFrame } from './client-frames.js';
 
 const q = JSON.stringify;
 
@@ -86,6 +87,18 @@ export function memberRemoved(channel: string, userId: string): string {
 export function channelEvent(event: string, channel: string, dataJson: string, userId?: string): string {
   const frame = '{"event":' + q(event) + ',"channel":' + q(channel) + ',"data":' + dataJson;
   return userId === undefined ? frame + '}' : frame + ',"user_id":' + q(userId) + '}';
+}
+
+/**
+ * A client event as the other subscribers get it: data verbatim, `user_id` added on presence
+ * channels. A frame of just event/channel/data is relayed as received, with no re-serialising;
+ * anything else (extra members such as a spoofed `user_id`) is rebuilt from its parts.
+ */
+export function relayedClientEvent(frame: ClientEventFrame, userId?: string): string {
+  if (!frame.envelopeOnly) return channelEvent(frame.event, frame.channel, JSON.stringify(frame.data), userId);
+  if (userId === undefined) return frame.text;
+  const end = frame.text.lastIndexOf('}');
+  return frame.text.slice(0, end) + ',"user_id":' + q(userId) + frame.text.slice(end);
 }
 
 export function cacheMiss(channel: string): string {

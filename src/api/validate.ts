@@ -51,6 +51,7 @@ export function parseJsonObject(body: Uint8Array): Valid<Record<string, unknown>
 }
 
 const TRIGGER_QUERY_FIELDS = new Set(['name', 'data', 'channel', 'channels', 'socket_id', 'info']);
+const TRIGGER_FIELD_IN_QUERY = /(?:^|&)(?:name|data|channels?|socket_id|info)(?:[=&[%]|$)/;
 
 /**
  * Trigger fields given in the query string (`channels[]=a&channels[]=b`, section 6.1); unlike
@@ -79,7 +80,8 @@ export function triggerQueryFields(rawQuery: string): Record<string, string | st
 
 /** Body wins field by field; a body naming its channel(s) in either form overrides both query forms. */
 export function mergeTriggerQuery(body: Record<string, unknown>, rawQuery: string): Record<string, unknown> {
-  if (rawQuery === '') return body;
+  // Almost every call carries only auth_* and body_md5: skip the second parse for those.
+  if (!TRIGGER_FIELD_IN_QUERY.test(rawQuery)) return body;
   const query = triggerQueryFields(rawQuery);
   if (Object.keys(query).length === 0) return body;
   if (body.channel !== undefined || body.channels !== undefined) {

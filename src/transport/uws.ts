@@ -54,10 +54,14 @@ export interface HttpRequest {
   /** Raw query string, without '?'. */
   query: string;
   params: string[];
-  headers: Record<string, string>;
+  /** Only the headers in `HTTP_HEADERS`: reading every header costs more than the rest of a request. */
+  headers: Partial<Record<HttpHeader, string>>;
   body: Buffer;
-  remoteAddress: string;
 }
+
+/** The request headers any HTTP handler may read. */
+export const HTTP_HEADERS = ['content-type', 'x-api-key'] as const;
+export type HttpHeader = (typeof HTTP_HEADERS)[number];
 
 export interface HttpReply {
   status: number;
@@ -180,24 +184,26 @@ export class Transport {
   }
 
   private serve(res: UWS.HttpResponse, req: UWS.HttpRequest, paramCount: number, handler: HttpHandler): void {
-    const headers: Record<string, string> = {};
-    req.forEach((k, v) => (headers[k] = v));
+    const headers: HttpRequest['headers'] = {};
+    for (const name of HTTP_HEADERS) {
+      const value = req.getHeader(name);
+      if (value !== '') headers[name] = value;
+    }
     const request: HttpRequest = {
-      method: req.getMethod().toUpperCase(),
+      method: req.getCaseSensitiveMethod().toUpperCase(),
       path: req.getUrl(),
       query: req.getQuery() ?? '',
       params: paramsOf(req, paramCount),
       headers,
       body: EMPTY,
-      remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
     };
     const state = { aborted: false };
     res.onAborted(() => (state.aborted = true));
 
-    const declared = headers['content-length'];
-    const chunked = (headers['transfer-encoding'] ?? '').includes('chunked');
-    if (declared === undefined && !chunked) return this.run(res, state, handler, request);
-    const length = declared === undefined ? 0 : Number(declared);
+    const declared = req.getHeader('content-length');
+    const chunked = req.getHeader('transfer-encoding').includes('chunked');
+    if (declared === '' && !chunked) return this.run(res, state, handler, request);
+    const length = declared === '' ? 0 : Number(declared);
     if (length > this.options.maxBodyBytes) return tooLarge(res, this.options.maxBodyBytes);
     if (length === 0 && !chunked) return this.run(res, state, handler, request);
 

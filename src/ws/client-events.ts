@@ -1,12 +1,13 @@
 import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
-import { channelEvent } from '../../protocol/frames.js';
+import { relayedClientEvent, type ClientEventFrame } from '../../protocol/frames.js';
 import { channelKind } from '../../protocol/names.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
 
 /** Relays a `client-` event to the channel's other subscribers (section 2.13). */
-export function clientEvent(ctx: WsContext, conn: Connection, event: string, channel: string, rawData: string): void {
+export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEventFrame): void {
   const { app } = conn;
+  const { event, channel } = frame;
   if (app.clientEvents === 'none') return conn.error(null, 'Client events are not enabled for this app');
   const type = channelKind(channel).type;
   if (type !== 'private' && type !== 'presence') {
@@ -15,7 +16,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, event: string, cha
   const subscribed = conn.channels.has(channel);
   if (!subscribed && app.clientEvents === 'members') return conn.error(null, `Not subscribed to ${channel}`);
   if (event.length > app.maxEventNameLength) return conn.error(null, `Event name exceeds ${app.maxEventNameLength} characters`);
-  if (Buffer.byteLength(rawData) > app.maxEventDataSize) return conn.error(null, `Event data exceeds ${app.maxEventDataSize} bytes`);
+  if (dataTooLarge(frame, app.maxEventDataSize)) return conn.error(null, `Event data exceeds ${app.maxEventDataSize} bytes`);
   if (overRate(conn, app.clientEventRateLimit)) {
     // Never a close: pusher-js stops reconnecting after any close code of 4300 or above.
     return conn.error(ErrorCode.ClientEventRateLimit, ErrorMessage[ErrorCode.ClientEventRateLimit]!);
@@ -23,7 +24,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, event: string, cha
   ctx.stats.clientEvents++;
   // With clientEvents 'all' the sender may not be a member: fall back to its signed-in user (section 2.6).
   const userId = type === 'presence' ? (conn.channels.get(channel) ?? conn.user?.id) : undefined;
-  ctx.adapter.publish(app.id, channel, channelEvent(event, channel, rawData, userId), conn.socketId);
+  ctx.adapter.publish(app.id, channel, relayedClientEvent(frame, userId), conn.socketId);
 }
 
 function overRate(conn: Connection, limit: number): boolean {
@@ -34,4 +35,10 @@ function overRate(conn: Connection, limit: number): boolean {
     conn.clientEventCount = 0;
   }
   return ++conn.clientEventCount > limit;
+}
+
+/** A frame whose whole text is surely under the limit (UTF-8 takes at most 3 bytes per UTF-16 unit) needs no serialising. */
+function dataTooLarge(frame: ClientEventFrame, limit: number): boolean {
+  if (frame.text.length * 3 <= limit) return false;
+  return Buffer.byteLength(JSON.stringify(frame.data)) > limit;
 }

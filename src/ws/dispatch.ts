@@ -15,7 +15,7 @@ export function dispatch(ctx: WsContext, conn: Connection, data: ArrayBuffer, is
   const frame = parsed.frame;
   switch (frame.kind) {
     case 'client-event':
-      return clientEvent(ctx, conn, frame.event, frame.channel, frame.rawData);
+      return clientEvent(ctx, conn, frame);
     case 'ping':
       return conn.send(pongFrame());
     case 'pong':

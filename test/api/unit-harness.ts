@@ -116,7 +116,6 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
           params,
           headers,
           body: Buffer.isBuffer(body) ? body : Buffer.from(body),
-          remoteAddress: '127.0.0.1',
         };
         const allow = Object.keys(route.handlers).map((m) => m.toUpperCase());
         reply = await instrument(ctx, route.endpoint, handler ?? (() => methodNotAllowed(allow)))(req);

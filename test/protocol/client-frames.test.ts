@@ -152,21 +152,20 @@ describe('parseClientFrame: events clients may not send (section 2.14)', () => {
 
 describe('parseClientFrame: client events (section 2.13)', () => {
   it('object data (pusher-js) keeps the object and serialises it for relay', () => {
-    expect(parseClientFrame('{"event":"client-typing","data":{"on":true},"channel":"private-chat"}')).toEqual(
-      ok({ kind: 'client-event', event: 'client-typing', channel: 'private-chat', data: { on: true }, rawData: '{"on":true}' }),
+    const text = '{"event":"client-typing","data":{"on":true},"channel":"private-chat"}';
+    expect(parseClientFrame(text)).toEqual(
+      ok({ kind: 'client-event', event: 'client-typing', channel: 'private-chat', data: { on: true }, text, envelopeOnly: true }),
     );
   });
 
   it('string data (java) stays a string', () => {
-    expect(parseClientFrame('{"event":"client-x","channel":"private-y","data":"hello"}')).toEqual(
-      ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: 'hello', rawData: '"hello"' }),
-    );
+    const text = '{"event":"client-x","channel":"private-y","data":"hello"}';
+    expect(parseClientFrame(text)).toEqual(ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: 'hello', text, envelopeOnly: true }));
   });
 
   it('JSON-looking string data is not decoded', () => {
-    expect(parseClientFrame('{"event":"client-x","channel":"private-y","data":"{\\"a\\":1}"}')).toEqual(
-      ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: '{"a":1}', rawData: '"{\\"a\\":1}"' }),
-    );
+    const text = '{"event":"client-x","channel":"private-y","data":"{\\"a\\":1}"}';
+    expect(parseClientFrame(text)).toEqual(ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: '{"a":1}', text, envelopeOnly: true }));
   });
 
   it.each([
@@ -176,16 +175,15 @@ describe('parseClientFrame: client events (section 2.13)', () => {
     ['false'],
     ['null'],
   ])('data %s round-trips', (json) => {
-    const result = parseClientFrame('{"event":"client-x","channel":"private-y","data":' + json + '}');
-    expect(result).toEqual(
-      ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: JSON.parse(json), rawData: json }),
+    const text = '{"event":"client-x","channel":"private-y","data":' + json + '}';
+    expect(parseClientFrame(text)).toEqual(
+      ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: JSON.parse(json), text, envelopeOnly: true }),
     );
   });
 
   it('missing data relays as null', () => {
-    expect(parseClientFrame('{"event":"client-x","channel":"private-y"}')).toEqual(
-      ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: null, rawData: 'null' }),
-    );
+    const text = '{"event":"client-x","channel":"private-y"}';
+    expect(parseClientFrame(text)).toEqual(ok({ kind: 'client-event', event: 'client-x', channel: 'private-y', data: null, text, envelopeOnly: false }));
   });
 
   it.each([

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import {
   cacheMiss,
   channelEvent,
+  relayedClientEvent,
   connectionEstablished,
   errorFrame,
   memberAdded,
@@ -140,16 +141,28 @@ describe('server frames match the reference examples', () => {
   it('relayed client event keeps object data an object and adds user_id on presence (2.6)', () => {
     const parsed = parseClientFrame('{"event":"client-typing","data":{"on":true},"channel":"presence-room"}');
     if (!parsed.ok || parsed.frame.kind !== 'client-event') throw new Error('expected a client event');
-    const frame = channelEvent(parsed.frame.event, parsed.frame.channel, parsed.frame.rawData, '42');
+    const frame = relayedClientEvent(parsed.frame, '42');
     expectFrame(frame, '{"event":"client-typing","channel":"presence-room","data":{"on":true},"user_id":"42"}');
   });
 
   it('relayed client event keeps string data a string and has no user_id on private channels', () => {
     const parsed = parseClientFrame('{"event":"client-x","channel":"private-y","data":"hello"}');
     if (!parsed.ok || parsed.frame.kind !== 'client-event') throw new Error('expected a client event');
-    const frame = channelEvent(parsed.frame.event, parsed.frame.channel, parsed.frame.rawData);
+    const frame = relayedClientEvent(parsed.frame);
     expect(JSON.parse(frame)).toEqual({ event: 'client-x', channel: 'private-y', data: 'hello' });
     expect(frame).not.toContain('user_id');
+  });
+
+  it('relays an event/channel/data frame byte for byte, and rebuilds one with extra members', () => {
+    const text = '{"event":"client-x", "data":{"b":1,"a":[1e2]},"channel":"private-y"}';
+    const plain = parseClientFrame(text);
+    if (!plain.ok || plain.frame.kind !== 'client-event') throw new Error('expected a client event');
+    expect(relayedClientEvent(plain.frame)).toBe(text);
+    expect(JSON.parse(relayedClientEvent(plain.frame, '7'))).toEqual({ ...JSON.parse(text), user_id: '7' });
+    const spoofed = parseClientFrame('{"event":"client-x","channel":"presence-y","data":1,"user_id":"admin","extra":true}');
+    if (!spoofed.ok || spoofed.frame.kind !== 'client-event') throw new Error('expected a client event');
+    expect(JSON.parse(relayedClientEvent(spoofed.frame, '7'))).toEqual({ event: 'client-x', channel: 'presence-y', data: 1, user_id: '7' });
+    expect(JSON.parse(relayedClientEvent(spoofed.frame))).toEqual({ event: 'client-x', channel: 'presence-y', data: 1 });
   });
 
   it('pusher:cache_miss has no data (2.10)', () => {
