@@ -40,7 +40,7 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
     maxBodyBytes: config.maxRequestSize,
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
-  const adapter = new LocalAdapter(transport);
+  const adapter = new LocalAdapter(transport, stats);
   const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter), isDraining };
 
   transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));

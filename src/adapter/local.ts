@@ -1,12 +1,14 @@
 import { EventCache, type CachedEvent } from '../channels/cache.js';
 import { ChannelTable, type PresenceMember } from '../channels/channels.js';
 import { UserIndex } from '../channels/users.js';
+import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../ws/connection.js';
 import type { Adapter, ChannelInfo } from './adapter.js';
 
 /** The part of the transport the adapter fans out through. */
 export interface Publisher {
   publish(topic: string, message: string): boolean;
+  numSubscribers(topic: string): number;
 }
 
 /** Channel names cannot contain ':', so the topic is unambiguous across apps. */
@@ -19,17 +21,26 @@ export class LocalAdapter implements Adapter {
   private readonly sockets = new Map<string, Connection>();
   private readonly perApp = new Map<string, number>();
 
-  constructor(private readonly publisher: Publisher) {}
+  constructor(
+    private readonly publisher: Publisher,
+    private readonly stats: Stats,
+  ) {}
 
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string): void {
     const topic = topicOf(appId, channel);
     const except = exceptSocketId === undefined ? undefined : this.sockets.get(exceptSocketId);
+    const recipients = this.publisher.numSubscribers(topic);
     // Publishing from the excluded socket makes uWS skip it, with no per-subscriber work in JS.
     // Only when it is in the channel: uWS silently drops a publish from a socket that holds no
     // subscriptions at all (never subscribed, or just left its last channel), and a socket outside
     // the channel would not receive the frame anyway.
-    if (except && except.open && except.app.id === appId && except.channels.has(channel)) except.socket.publish(topic, frame);
-    else this.publisher.publish(topic, frame);
+    if (except && except.open && except.app.id === appId && except.channels.has(channel)) {
+      except.socket.publish(topic, frame);
+      this.stats.sent(frame, recipients - 1);
+    } else {
+      this.publisher.publish(topic, frame);
+      this.stats.sent(frame, recipients);
+    }
   }
 
   addConnection(conn: Connection): void {

@@ -7,13 +7,14 @@ import { FakeTopics } from './fake-topics.js';
 
 /**
  * The contract every adapter keeps, whatever holds its state. Run it against each implementation:
- * `adapterSuite('local', (topics) => new LocalAdapter(topics))`.
+ * `adapterSuite('local', (topics, stats) => new LocalAdapter(topics, stats))`.
  */
-export function adapterSuite(name: string, create: (topics: FakeTopics) => Adapter): void {
+export function adapterSuite(name: string, create: (topics: FakeTopics, stats: Stats) => Adapter): void {
   describe(`adapter contract: ${name}`, () => {
     const app = appSchema.parse({ id: 'a1', key: 'k1', secret: 's1' });
     const other = appSchema.parse({ id: 'a2', key: 'k2', secret: 's2' });
     let topics: FakeTopics;
+    let stats: Stats;
     let adapter: Adapter;
     let next = 0;
 
@@ -28,7 +29,8 @@ export function adapterSuite(name: string, create: (topics: FakeTopics) => Adapt
 
     beforeEach(() => {
       topics = new FakeTopics();
-      adapter = create(topics);
+      stats = new Stats();
+      adapter = create(topics, stats);
     });
 
     it('delivers a published frame to every subscriber of that app and channel only', () => {
@@ -55,6 +57,8 @@ export function adapterSuite(name: string, create: (topics: FakeTopics) => Adapt
       adapter.publish('a1', 'news', 'F3', foreign.socketId);
       expect(inbox(a)).toEqual(['F2', 'F3']);
       expect(inbox(b)).toEqual(['F1', 'F2', 'F3']);
+      // Delivered frames are counted per recipient, the excluded socket not among them.
+      expect(stats.wsMessagesOut).toBe(5);
     });
 
     it('stops delivering after unsubscribe and reports occupancy changes', async () => {

@@ -9,6 +9,10 @@ export class FakeTopics {
     return true;
   }
 
+  numSubscribers(topic: string): number {
+    return this.topics.get(topic)?.size ?? 0;
+  }
+
   subscribe(topic: string, socket: FakeSocket): boolean {
     let set = this.topics.get(topic);
     if (!set) this.topics.set(topic, (set = new Set()));

@@ -1,4 +1,4 @@
 import { LocalAdapter } from '../../src/adapter/local.js';
 import { adapterSuite } from './adapter-suite.js';
 
-adapterSuite('local', (topics) => new LocalAdapter(topics));
+adapterSuite('local', (topics, stats) => new LocalAdapter(topics, stats));

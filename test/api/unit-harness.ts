@@ -32,13 +32,17 @@ export interface FakeConn extends Connection {
 export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial<AppInput>; apps?: AppInput[] } = {}) {
   const config = serverSchema.parse({ ...opts.server, apps: opts.apps ?? [{ ...APP, ...opts.app }] });
   const deliveries: Delivery[] = [];
-  const adapter = new LocalAdapter({
-    publish: (topic, frame) => {
-      deliveries.push({ topic, frame });
-      return true;
-    },
-  });
   const stats = new Stats();
+  const adapter = new LocalAdapter(
+    {
+      publish: (topic, frame) => {
+        deliveries.push({ topic, frame });
+        return true;
+      },
+      numSubscribers: () => 0,
+    },
+    stats,
+  );
   const clock = { now: 1_700_000_000_000 };
   const state = { draining: false };
   const subscribers = new Map<string, Set<string>>();
