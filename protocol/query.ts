@@ -16,7 +16,7 @@ export function parseQuery(rawQuery: string): Record<string, string> {
     const eq = part.indexOf('=');
     const key = decodeComponent(eq === -1 ? part : part.slice(0, eq));
     const value = eq === -1 ? '' : decodeComponent(part.slice(eq + 1));
-    const arrayName = ARRAY_KEY.exec(key)?.[1];
+    const arrayName = key.endsWith(']') ? ARRAY_KEY.exec(key)?.[1] : undefined;
     if (arrayName === undefined) {
       params[key] = value;
     } else {

@@ -14,16 +14,32 @@ const AUTH_VERSION = '1.0';
 
 /** `METHOD\npath\nk=v&…`: keys lowercased and sorted, auth_signature excluded, values unescaped. */
 export function restStringToSign(method: string, path: string, params: Record<string, string>): string {
+  return method.toUpperCase() + '\n' + path + '\n' + (canonicalInOrder(params) ?? canonicalSorted(params));
+}
+
+/** The SDKs send lowercase keys already sorted: then the canonical query is the keys in order. */
+function canonicalInOrder(params: Record<string, string>): string | undefined {
+  let query = '';
+  let previous = '';
+  for (const key in params) {
+    if (key === 'auth_signature') continue;
+    if (key <= previous || key !== key.toLowerCase()) return undefined;
+    query += (query === '' ? '' : '&') + key + '=' + params[key];
+    previous = key;
+  }
+  return query;
+}
+
+function canonicalSorted(params: Record<string, string>): string {
   const lowered: Record<string, string> = Object.create(null);
   for (const key in params) {
     const lower = key.toLowerCase();
     if (lower !== 'auth_signature') lowered[lower] = params[key]!;
   }
   // Default sort compares UTF-16 code units, i.e. by key alone: `a` before `a-b`.
-  const keys = Object.keys(lowered).sort();
   let query = '';
-  for (const key of keys) query += (query === '' ? '' : '&') + key + '=' + lowered[key];
-  return method.toUpperCase() + '\n' + path + '\n' + query;
+  for (const key of Object.keys(lowered).sort()) query += (query === '' ? '' : '&') + key + '=' + lowered[key];
+  return query;
 }
 
 /**

@@ -284,3 +284,15 @@ describe('parseQuery', () => {
     expect(parseQuery('a=1')['toString']).toBeUndefined();
   });
 });
+
+describe('restStringToSign canonical order', () => {
+  it('is the same whether the query arrives sorted, shuffled or with upper-case keys', () => {
+    const sorted = { auth_key: 'k', auth_timestamp: '1', auth_version: '1.0', body_md5: 'm', info: 'a,b' };
+    const expected = 'POST\n/apps/1/events\nauth_key=k&auth_timestamp=1&auth_version=1.0&body_md5=m&info=a,b';
+    expect(restStringToSign('post', '/apps/1/events', sorted)).toBe(expected);
+    expect(restStringToSign('POST', '/apps/1/events', { info: 'a,b', body_md5: 'm', auth_version: '1.0', auth_timestamp: '1', auth_key: 'k' })).toBe(expected);
+    expect(restStringToSign('POST', '/apps/1/events', { Auth_Key: 'k', auth_timestamp: '1', auth_version: '1.0', body_md5: 'm', INFO: 'a,b' })).toBe(expected);
+    expect(restStringToSign('POST', '/apps/1/events', { ...sorted, auth_signature: 'x' })).toBe(expected);
+    expect(restStringToSign('POST', '/apps/1/events', { auth_signature: 'x', ...sorted })).toBe(expected);
+  });
+});

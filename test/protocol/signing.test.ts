@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import nacl from 'tweetnacl';
+import { createHmac } from 'node:crypto';
 import {
   channelSignatureInput,
   hmacSha256Hex,
@@ -216,5 +217,17 @@ describe('primitives', () => {
 
   it('signatures are lowercase hex', () => {
     expect(hmacSha256Hex(secret, 'x')).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('hmacSha256Hex matches node:crypto createHmac', () => {
+  it('for keys shorter, equal to and longer than a block, and messages of every size class', () => {
+    const secrets = ['', 'k', 'x'.repeat(63), 'y'.repeat(64), 'z'.repeat(65), 'é-ключ-🔑'.repeat(12)];
+    const messages = ['', 'a', 'POST\n/apps/3/events\nauth_key=k', 'ü€🔑'.repeat(40), 'm'.repeat(5000), 'short again'];
+    for (const secret of secrets) {
+      for (const message of messages) {
+        expect(hmacSha256Hex(secret, message)).toBe(createHmac('sha256', secret).update(message).digest('hex'));
+      }
+    }
   });
 });
