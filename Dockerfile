@@ -32,5 +32,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "--no-warnings", "-e", "const p=process.env.HERALD_TLS_CERT?'https':'http';if(p==='https')process.env.NODE_TLS_REJECT_UNAUTHORIZED='0';fetch(p+'://127.0.0.1:'+(process.env.HERALD_PORT||8080)+(process.env.HERALD_PATH_PREFIX||'')+'/up').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM (docker stop) closes every connection with 4200 and exits 0 within shutdownGracePeriod.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/src/cli.js"]
+# A 1 MB young generation keeps idle connections near 1.5 KB of RSS each (see README, Memory).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/src/cli.js"]
 CMD ["start"]

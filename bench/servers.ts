@@ -114,7 +114,8 @@ async function specFor(target: TargetName, port: number): Promise<Spec> {
       );
       return {
         cmd: process.execPath,
-        args: [HERALD_CLI, 'start', '--port', String(port), '--config', config],
+        // Started as the Dockerfile and `npm start` start it (README, Memory).
+        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', config],
         cwd: ROOT,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };

@@ -101,7 +101,7 @@ describe('Dockerfile', () => {
     expect(healthcheckCmd[0]).toBe('node');
     expect(healthcheckCmd.join(' ')).toContain('/up');
     const command = [...argv(only(runtime, 'ENTRYPOINT').args), ...argv(only(runtime, 'CMD').args)];
-    expect(command).toEqual(['node', 'dist/src/cli.js', 'start']);
+    expect(command).toEqual(['node', '--max-semi-space-size=1', 'dist/src/cli.js', 'start']);
   });
 
   it('copies nothing that .dockerignore leaves out of the context', () => {
