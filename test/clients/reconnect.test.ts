@@ -1,6 +1,6 @@
 // Reconnects with real pusher-js: after a 4200 close pusher-js reconnects at once, signs in again
 // and re-subscribes every channel with fresh auth for its new socket_id (sections 1.2 #10, 3.2, 9.3).
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../helpers/net.js';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { PresenceChannel } from 'pusher-js';
 import { ErrorCode } from '../../protocol/codes.js';
@@ -127,13 +127,3 @@ it('graceful shutdown (4200), then a new Herald on the same port: pusher-js reco
 });
 
 /** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

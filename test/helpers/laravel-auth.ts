@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from './net.js';
 import { sharedSecretFor, signChannel, signUser } from '../../protocol/signing.js';
 
 /** Master key of the encrypted-channel vector (ASCII "0123456789abcdef0123456789abcdef"). */
@@ -218,11 +219,3 @@ export function phpJsonEncode(value: unknown): string {
     .replace(/[\u0080-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
