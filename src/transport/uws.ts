@@ -97,6 +97,7 @@ const STATUS_TEXT: Record<number, string> = {
 const statusLine = (status: number) => STATUS_TEXT[status] ?? `${status} Status`;
 
 const JSON_TYPE = 'application/json';
+const LISTEN_EXCLUSIVE_PORT = 1;
 
 export class Transport {
   private readonly app: UWS.TemplatedApp;
@@ -168,8 +169,16 @@ export class Transport {
   }
 
   listen(host: string, port: number): Promise<number> {
+    // Exclusive: by default uSockets sets SO_REUSEPORT, so a second Herald on the same port would
+    // silently share it instead of failing. (The typings lack the host + options overload.)
+    const listen = this.app.listen as unknown as (
+      host: string,
+      port: number,
+      options: number,
+      cb: (socket: UWS.us_listen_socket | false) => void,
+    ) => void;
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
+      listen.call(this.app, host, port, LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${host}:${port}`));
         this.listenSocket = socket;
         resolve(uws.us_socket_local_port(socket));
