@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEV_APP_SOURCE, loadConfig, maskSecrets, parseDotenv, type LoadOptions } from '../../src/config/load.js';
+import { ConfigError, DEV_APP_SOURCE, loadConfig, maskSecrets, type LoadOptions } from '../../src/config/load.js';
+import { parseDotenv } from '../../src/config/dotenv.js';
 import { serverSchema } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-config-'));
