@@ -59,11 +59,17 @@ export type AnyEcho = Echo<'reverb'> | Echo<'pusher'>;
  * `new Echo({...})` as a Laravel front end configures it, with pusher-js passed as the `Pusher`
  * option (Echo 2.x builds `new options.Pusher(key, options)`; `client` would take an instance).
  */
-export function echoClient(broadcaster: Broadcaster, h: ClientTarget, auth: AuthTarget, headers: Record<string, string> = {}): AnyEcho {
+export function echoClient(
+  broadcaster: Broadcaster,
+  h: ClientTarget,
+  auth: AuthTarget,
+  headers: Record<string, string> = {},
+  key = 'app-key',
+): AnyEcho {
   const options = {
     // Echo's typings see pusher-js through the same NodeNext lens: the module, which at runtime is the class.
     Pusher: PusherModule,
-    key: 'app-key',
+    key,
     wsHost: h.wsHost,
     wsPort: h.port,
     wssPort: h.port,
