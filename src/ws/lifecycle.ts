@@ -52,7 +52,13 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       conn.pingSentAt = 0;
       ctx.stats.wsMessagesIn++;
       ctx.stats.wsBytesIn += data.byteLength;
-      dispatch(ctx, conn, data, isBinary);
+      try {
+        dispatch(ctx, conn, data, isBinary);
+      } catch (err) {
+        // A bug must cost one frame, not the process and every other connection on it.
+        ctx.logger.error({ err, app: conn.app.id, socket_id: conn.socketId }, 'frame handler failed');
+        conn.error(null, 'Internal server error');
+      }
     },
 
     activity(conn: SocketState): void {
