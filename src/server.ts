@@ -10,6 +10,7 @@ import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js'
 import { Stats } from './metrics/stats.js';
 import { Transport } from './transport/uws.js';
 import type { WsContext } from './ws/context.js';
+import { monotonicMs } from './ws/clock.js';
 import { connectionHandlers } from './ws/lifecycle.js';
 import { sweepConnections, sweepInterval } from './ws/liveness.js';
 
@@ -65,8 +66,8 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
   }
 
   const sweeper = setInterval(() => {
+    sweepConnections(ctx, monotonicMs());
     const now = Date.now();
-    sweepConnections(ctx, now);
     ctx.counts.flush(now);
     adapter.sweep(now);
   }, sweepInterval(ctx));

@@ -33,70 +33,74 @@ interface MemberState {
   connections: number;
 }
 
-interface ChannelState {
-  subscriptions: number;
-  members: Map<string, MemberState> | undefined;
+interface AppChannels {
+  /** Channel → subscriptions. A bare number per channel: most channels are one user's own. */
+  counts: Map<string, number>;
+  /** Presence channel → user id → member. */
+  members: Map<string, Map<string, MemberState>>;
 }
 
 export class ChannelTable {
-  private readonly apps = new Map<string, Map<string, ChannelState>>();
+  private readonly apps = new Map<string, AppChannels>();
 
   join(appId: string, channel: string, member: PresenceMember | undefined): JoinOutcome {
-    const channels = this.channelsOf(appId, true)!;
-    let state = channels.get(channel);
-    const occupied = state === undefined;
-    if (!state) {
-      state = { subscriptions: 0, members: member ? new Map() : undefined };
-      channels.set(channel, state);
-    }
-    state.subscriptions++;
+    let app = this.apps.get(appId);
+    if (!app) this.apps.set(appId, (app = { counts: new Map(), members: new Map() }));
+    const subscriptionCount = (app.counts.get(channel) ?? 0) + 1;
+    app.counts.set(channel, subscriptionCount);
     let memberAdded = false;
-    if (member && state.members) {
-      const existing = state.members.get(member.id);
+    if (member) {
+      let members = app.members.get(channel);
+      if (!members) app.members.set(channel, (members = new Map()));
+      const existing = members.get(member.id);
       if (existing) existing.connections++;
       else {
-        state.members.set(member.id, { info: member.info, connections: 1 });
+        members.set(member.id, { info: member.info, connections: 1 });
         memberAdded = true;
       }
     }
-    return { subscriptionCount: state.subscriptions, occupied, memberAdded };
+    return { subscriptionCount, occupied: subscriptionCount === 1, memberAdded };
   }
 
   leave(appId: string, channel: string, memberId: string | undefined): LeaveOutcome {
-    const channels = this.channelsOf(appId, false);
-    const state = channels?.get(channel);
-    if (!channels || !state) return { subscriptionCount: 0, vacated: false, memberRemoved: false };
-    state.subscriptions--;
+    const app = this.apps.get(appId);
+    const count = app?.counts.get(channel);
+    if (!app || count === undefined) return { subscriptionCount: 0, vacated: false, memberRemoved: false };
+    const subscriptionCount = count - 1;
     let memberRemoved = false;
-    if (memberId !== undefined && state.members) {
-      const member = state.members.get(memberId);
+    const members = app.members.get(channel);
+    if (memberId !== undefined && members) {
+      const member = members.get(memberId);
       if (member && --member.connections === 0) {
-        state.members.delete(memberId);
+        members.delete(memberId);
         memberRemoved = true;
       }
     }
-    const vacated = state.subscriptions <= 0;
+    const vacated = subscriptionCount <= 0;
     if (vacated) {
-      channels.delete(channel);
-      if (channels.size === 0) this.apps.delete(appId);
+      app.counts.delete(channel);
+      app.members.delete(channel);
+      if (app.counts.size === 0) this.apps.delete(appId);
+    } else {
+      app.counts.set(channel, subscriptionCount);
     }
-    return { subscriptionCount: Math.max(state.subscriptions, 0), vacated, memberRemoved };
+    return { subscriptionCount: Math.max(subscriptionCount, 0), vacated, memberRemoved };
   }
 
   subscriptionCount(appId: string, channel: string): number {
-    return this.apps.get(appId)?.get(channel)?.subscriptions ?? 0;
+    return this.apps.get(appId)?.counts.get(channel) ?? 0;
   }
 
   hasMember(appId: string, channel: string, userId: string): boolean {
-    return this.apps.get(appId)?.get(channel)?.members?.has(userId) ?? false;
+    return this.apps.get(appId)?.members.get(channel)?.has(userId) ?? false;
   }
 
   memberCount(appId: string, channel: string): number {
-    return this.apps.get(appId)?.get(channel)?.members?.size ?? 0;
+    return this.apps.get(appId)?.members.get(channel)?.size ?? 0;
   }
 
   presence(appId: string, channel: string): PresenceSnapshot {
-    const members = this.apps.get(appId)?.get(channel)?.members;
+    const members = this.apps.get(appId)?.members.get(channel);
     const ids: string[] = [];
     const hash: Record<string, unknown> = {};
     if (members) {
@@ -110,17 +114,8 @@ export class ChannelTable {
 
   /** Occupied channels of an app with their subscription and member counts. */
   *list(appId: string): Iterable<[channel: string, subscriptions: number, users: number]> {
-    const channels = this.apps.get(appId);
-    if (!channels) return;
-    for (const [name, state] of channels) yield [name, state.subscriptions, state.members?.size ?? 0];
-  }
-
-  private channelsOf(appId: string, create: boolean): Map<string, ChannelState> | undefined {
-    let channels = this.apps.get(appId);
-    if (!channels && create) {
-      channels = new Map();
-      this.apps.set(appId, channels);
-    }
-    return channels;
+    const app = this.apps.get(appId);
+    if (!app) return;
+    for (const [name, subscriptions] of app.counts) yield [name, subscriptions, app.members.get(name)?.size ?? 0];
   }
 }

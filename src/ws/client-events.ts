@@ -1,6 +1,7 @@
 import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
 import { relayedClientEvent, type ClientEventFrame } from '../../protocol/frames.js';
 import { channelKind } from '../../protocol/names.js';
+import { monotonicMs } from './clock.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
 
@@ -29,7 +30,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
 
 function overRate(conn: Connection, limit: number): boolean {
   if (limit === 0) return false;
-  const now = Date.now();
+  const now = monotonicMs();
   if (now - conn.clientEventWindowStart >= 1000) {
     conn.clientEventWindowStart = now;
     conn.clientEventCount = 0;

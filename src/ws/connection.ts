@@ -2,6 +2,7 @@ import type { AppConfig } from '../config/schema.js';
 import type { Socket } from '../transport/uws.js';
 import { errorFrame } from '../../protocol/frames.js';
 import type { Stats } from '../metrics/stats.js';
+import { ChannelSet } from './channel-set.js';
 
 export interface SignedInUser {
   id: string;
@@ -12,8 +13,7 @@ export interface SignedInUser {
 /** One accepted WebSocket: its app, its channels and its liveness bookkeeping. */
 export class Connection {
   socket!: Socket;
-  /** Subscribed channel → presence user id on that channel (undefined for non-presence). */
-  readonly channels = new Map<string, string | undefined>();
+  readonly channels = new ChannelSet();
   user: SignedInUser | undefined;
   /** Signed in or joined a private/presence channel (for authorized-connections mode). */
   authorized = false;

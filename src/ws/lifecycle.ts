@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { connectionEstablished, errorFrame } from '../../protocol/frames.js';
 import type { Socket, UpgradeRequest, WsHandlers } from '../transport/uws.js';
+import { monotonicMs } from './clock.js';
 import { Connection, Refusal, type SocketState } from './connection.js';
 import type { WsContext } from './context.js';
 import { dispatch } from './dispatch.js';
@@ -24,7 +25,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
         ctx,
       );
       if (!result.ok) return new Refusal(result.code, result.message);
-      return new Connection(newSocketId(ctx), result.app, Date.now(), ctx.stats);
+      return new Connection(newSocketId(ctx), result.app, monotonicMs(), ctx.stats);
     },
 
     open(socket: Socket, state: SocketState): void {
@@ -48,7 +49,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
     message(state: SocketState, data: ArrayBuffer, isBinary: boolean): void {
       // Refused sockets are closed in `open`, so only connections send frames.
       const conn = state as Connection;
-      conn.lastSeen = Date.now();
+      conn.lastSeen = monotonicMs();
       conn.pingSentAt = 0;
       ctx.stats.wsMessagesIn++;
       ctx.stats.wsBytesIn += data.byteLength;
@@ -63,7 +64,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
 
     activity(conn: SocketState): void {
       if (conn instanceof Connection) {
-        conn.lastSeen = Date.now();
+        conn.lastSeen = monotonicMs();
         conn.pingSentAt = 0;
       }
     },
@@ -71,7 +72,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
     close(conn: SocketState, code: number): void {
       if (!(conn instanceof Connection) || !conn.open) return;
       conn.open = false;
-      for (const channel of [...conn.channels.keys()]) unsubscribe(ctx, conn, channel);
+      for (const channel of conn.channels.keys()) unsubscribe(ctx, conn, channel);
       signout(ctx, conn);
       ctx.adapter.removeConnection(conn);
       ctx.stats.connectionsClosed++;

@@ -5,6 +5,7 @@ import type { WsContext } from './context.js';
  * Pings idle connections with WebSocket PING frames (the Android SDK never answers `pusher:ping`)
  * and closes with 4201 those that stay silent; enforces the authorized-connections timeout.
  */
+/** `now` is `monotonicMs()`, the clock connections are stamped with. */
 export function sweepConnections(ctx: WsContext, now: number): void {
   const pongTimeoutMs = ctx.config.pongTimeout * 1000;
   for (const conn of ctx.adapter.connections()) {
