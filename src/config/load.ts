@@ -35,13 +35,7 @@ export class ConfigError extends Error {
   }
 }
 
-export const DEFAULT_SOURCE = 'default';
 export const DEV_APP_SOURCE = 'built-in development app';
-
-/** Where an option's value came from: its entry in `sources`, else `default`. */
-export function sourceOf(sources: Record<string, string>, path: string): string {
-  return sources[path] ?? DEFAULT_SOURCE;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Schema introspection (zod 4 internals, read-only). Shared with docs.ts.

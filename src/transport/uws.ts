@@ -16,9 +16,7 @@ export interface Socket {
   publish(topic: string, message: string): boolean;
   ping(): number;
   end(code?: number, reason?: string): void;
-  close(): void;
   cork(cb: () => void): unknown;
-  getBufferedAmount(): number;
 }
 
 export interface UpgradeRequest {
@@ -27,7 +25,6 @@ export interface UpgradeRequest {
   query: string;
   header(name: string): string;
   secure: boolean;
-  remoteAddress: string;
 }
 
 export interface WsHandlers<U> {
@@ -135,7 +132,6 @@ export class Transport {
           query,
           header: (name) => headerCache[name] ?? '',
           secure,
-          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
         });
         res.upgrade(
           { state: userData },

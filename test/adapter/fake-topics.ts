@@ -54,14 +54,8 @@ export class FakeSocket implements Socket {
   end(code?: number) {
     this.ended = code ?? 1000;
   }
-  close() {
-    this.ended = 1006;
-  }
   cork(cb: () => void) {
     cb();
     return this;
-  }
-  getBufferedAmount() {
-    return 0;
   }
 }

@@ -83,11 +83,7 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
         conn.closed = { code, reason };
         conn.open = false;
       },
-      close: () => {
-        conn.open = false;
-      },
       cork: (cb) => cb(),
-      getBufferedAmount: () => 0,
     };
     conn.socket = socket;
     conn.open = true;
