@@ -19,8 +19,8 @@ export class SubscriptionCounts {
       this.pending.delete(key);
       return;
     }
-    const last = this.lastSent.get(key) ?? 0;
-    if (count > BUSY_CHANNEL && now - last < THROTTLE_MS) {
+    const last = this.lastSent.get(key);
+    if (count > BUSY_CHANNEL && last !== undefined && now - last < THROTTLE_MS) {
       this.pending.set(key, { appId, channel, count });
       return;
     }
@@ -30,7 +30,7 @@ export class SubscriptionCounts {
   /** Sends throttled counts whose window has passed; called by the periodic sweep. */
   flush(now: number): void {
     for (const [key, { appId, channel, count }] of this.pending) {
-      if (now - (this.lastSent.get(key) ?? 0) >= THROTTLE_MS) this.send(key, appId, channel, count, now);
+      if (now - this.lastSent.get(key)! >= THROTTLE_MS) this.send(key, appId, channel, count, now);
     }
   }
 
