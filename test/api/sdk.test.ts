@@ -5,7 +5,7 @@
 import Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from 'pusher-js';
-import { connected, disconnectAll, listen, pusherClient, recorder, subscribed, until } from '../helpers/clients.js';
+import { connected, disconnectAllAndWait, listen, pusherClient, recorder, subscribed, until } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, VECTOR_MASTER_KEY, type LaravelAuth } from '../helpers/laravel-auth.js';
 
@@ -36,8 +36,7 @@ beforeAll(async () => {
   });
 });
 afterEach(async () => {
-  disconnectAll();
-  await until(() => h.herald.adapter.connectionCount() === 0, 'every client closed');
+  await disconnectAllAndWait(h);
 });
 afterAll(async () => {
   await h?.stop();

@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from 'pusher-js';
 import { signRestQuery } from '../../protocol/signing.js';
-import { connected, disconnectAll, listen, pusherClient, recorder, subscribed, until } from '../helpers/clients.js';
+import { connected, disconnectAll, disconnectAllAndWait, listen, pusherClient, recorder, subscribed } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 
 
@@ -27,8 +27,7 @@ describe('POST /api/broadcast', () => {
     });
   });
   afterEach(async () => {
-    disconnectAll();
-    await until(() => h.herald.adapter.connectionCount() === 0, 'clients closed');
+    await disconnectAllAndWait(h);
   });
   afterAll(async () => h?.stop());
 

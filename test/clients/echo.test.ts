@@ -2,7 +2,7 @@
 // /broadcasting/auth and events published exactly as Laravel's pusher-http-php does. Every case
 // runs with Echo's `reverb` broadcaster and its `pusher` broadcaster (a self-hosted Pusher setup).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connected, disconnectAll, echoClient, pusherOf, recorder, until, type Broadcaster } from '../helpers/clients.js';
+import { type Broadcaster, connected, disconnectAll, disconnectAllAndWait, echoClient, pusherOf, recorder } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, VECTOR_MASTER_KEY, type LaravelAuth, type LaravelUser } from '../helpers/laravel-auth.js';
 import { laravelBroadcast, nodePusher } from '../helpers/laravel-broadcast.js';
@@ -34,8 +34,7 @@ beforeAll(async () => {
 });
 // Each test starts from an empty server, so presence, watchlist and counts see only its own clients.
 afterEach(async () => {
-  disconnectAll();
-  await until(() => h.herald.adapter.connectionCount() === 0, 'server to see every client leave');
+  await disconnectAllAndWait(h);
 });
 afterAll(async () => {
   disconnectAll();

@@ -2,7 +2,7 @@
 // auth endpoint and the official `pusher` REST SDK.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PresenceChannel } from 'pusher-js';
-import { connected, disconnectAll, pusherClient, recorder, sleep, until, type Pusher } from '../helpers/clients.js';
+import { connected, disconnectAll, disconnectAllAndWait, type Pusher, pusherClient, recorder, sleep, until } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { signChannel } from '../../protocol/signing.js';
 import { sessionHeaders, startLaravelAuth, VECTOR_MASTER_KEY, type LaravelAuth } from '../helpers/laravel-auth.js';
@@ -32,8 +32,7 @@ beforeAll(async () => {
 });
 // Each test starts from an empty server, so presence, watchlist and counts see only its own clients.
 afterEach(async () => {
-  disconnectAll();
-  await until(() => h.herald.adapter.connectionCount() === 0, 'server to see every client leave');
+  await disconnectAllAndWait(h);
 });
 afterAll(async () => {
   disconnectAll();

@@ -95,6 +95,12 @@ export function disconnectAll(): void {
   live.clear();
 }
 
+/** Disconnects every client and waits until the server has seen each one leave. */
+export async function disconnectAllAndWait(h: { herald: { adapter: { connectionCount(): number } } }): Promise<void> {
+  disconnectAll();
+  await until(() => h.herald.adapter.connectionCount() === 0, 'server to see every client leave');
+}
+
 /** Resolves with the socket id once the client reaches `connected`. */
 export function connected(client: Pusher, timeoutMs = 5000): Promise<string> {
   if (client.connection.state === 'connected') return Promise.resolve(client.connection.socket_id);
