@@ -21,6 +21,7 @@ export interface Adapter {
   /** Delivers one serialized frame to every subscriber of the channel, except `exceptSocketId`. */
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string): void;
 
+  /** Registers an opened connection and gives it its socket id. */
   addConnection(conn: Connection): void;
   removeConnection(conn: Connection): void;
   connection(socketId: string): Connection | undefined;
@@ -29,6 +30,11 @@ export interface Adapter {
 
   subscribe(conn: Connection, channel: string, member?: PresenceMember): JoinOutcome;
   unsubscribe(conn: Connection, channel: string): LeaveOutcome;
+  /**
+   * The transport reports that the socket left the channel: every channel of a closing socket, and
+   * also each `unsubscribe` above, which is already counted (then undefined).
+   */
+  dropped(conn: Connection, channel: string): LeaveOutcome | undefined;
   presence(appId: string, channel: string): PresenceSnapshot;
   hasMember(appId: string, channel: string, userId: string): boolean;
   memberCount(appId: string, channel: string): number;

@@ -1,5 +1,7 @@
 import { EventCache, type CachedEvent } from '../channels/cache.js';
 import { ChannelTable, type PresenceMember } from '../channels/channels.js';
+import { topicOf } from '../channels/topics.js';
+import { ConnectionIndex } from './connection-index.js';
 import { UserIndex } from '../channels/users.js';
 import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../ws/connection.js';
@@ -11,15 +13,14 @@ export interface Publisher {
   numSubscribers(topic: string): number;
 }
 
-/** Channel names cannot contain ':', so the topic is unambiguous across apps. */
-export const topicOf = (appId: string, channel: string) => `${appId}:${channel}`;
-
 export class LocalAdapter implements Adapter {
   private readonly table = new ChannelTable();
   private readonly signedIn = new UserIndex<Connection>();
   private readonly eventCache = new EventCache();
-  private readonly sockets = new Map<string, Connection>();
+  private readonly sockets = new ConnectionIndex();
   private readonly perApp = new Map<string, number>();
+  /** Set while this adapter unsubscribes a socket: uWS then reports a leave that is already counted. */
+  private unsubscribing = false;
 
   constructor(
     private readonly publisher: Publisher,
@@ -34,7 +35,7 @@ export class LocalAdapter implements Adapter {
     // Only when it is in the channel: uWS silently drops a publish from a socket that holds no
     // subscriptions at all (never subscribed, or just left its last channel), and a socket outside
     // the channel would not receive the frame anyway.
-    if (except && except.open && except.app.id === appId && except.channels.has(channel)) {
+    if (except && except.app.id === appId && except.inChannel(channel)) {
       except.socket.publish(topic, frame);
       this.stats.sent(frame, recipients - 1);
     } else {
@@ -44,12 +45,12 @@ export class LocalAdapter implements Adapter {
   }
 
   addConnection(conn: Connection): void {
-    this.sockets.set(conn.socketId, conn);
+    conn.socketId = this.sockets.add(conn);
     this.perApp.set(conn.app.id, (this.perApp.get(conn.app.id) ?? 0) + 1);
   }
 
   removeConnection(conn: Connection): void {
-    if (!this.sockets.delete(conn.socketId)) return;
+    if (!this.sockets.remove(conn)) return;
     const left = (this.perApp.get(conn.app.id) ?? 1) - 1;
     if (left > 0) this.perApp.set(conn.app.id, left);
     else this.perApp.delete(conn.app.id);
@@ -69,15 +70,23 @@ export class LocalAdapter implements Adapter {
 
   subscribe(conn: Connection, channel: string, member?: PresenceMember) {
     conn.socket.subscribe(topicOf(conn.app.id, channel));
-    conn.channels.set(channel, member?.id);
+    conn.joined(channel, member?.id);
     return this.table.join(conn.app.id, channel, member);
   }
 
   unsubscribe(conn: Connection, channel: string) {
-    const memberId = conn.channels.get(channel);
-    conn.channels.delete(channel);
-    if (conn.open) conn.socket.unsubscribe(topicOf(conn.app.id, channel));
-    return this.table.leave(conn.app.id, channel, memberId);
+    this.unsubscribing = true;
+    conn.socket.unsubscribe(topicOf(conn.app.id, channel));
+    this.unsubscribing = false;
+    return this.leave(conn, channel);
+  }
+
+  dropped(conn: Connection, channel: string) {
+    return this.unsubscribing ? undefined : this.leave(conn, channel);
+  }
+
+  private leave(conn: Connection, channel: string) {
+    return this.table.leave(conn.app.id, channel, conn.left(channel));
   }
 
   presence(appId: string, channel: string) {

@@ -50,7 +50,7 @@ export function broadcastHandler(ctx: ApiContext): HttpHandler {
     // Counted before publishing: the subscribers on this node that the event reaches.
     let recipients = ctx.localSubscribers(app.id, channel);
     const excluded = socketId === undefined ? undefined : ctx.adapter.connection(socketId);
-    if (excluded && excluded.open && excluded.app.id === app.id && excluded.channels.has(channel)) recipients--;
+    if (excluded && excluded.app.id === app.id && excluded.inChannel(channel)) recipients--;
     publishEvent(ctx.adapter, app, channel, event, data, socketId);
     return json(200, { success: true, message: 'Message broadcasted successfully', recipients: Math.max(0, recipients) });
   };

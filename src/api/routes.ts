@@ -1,4 +1,4 @@
-import { topicOf } from '../adapter/local.js';
+import { topicOf } from '../channels/topics.js';
 import type { HttpHandler, HttpMethod, HttpReply, Transport } from '../transport/uws.js';
 import { batchEventsHandler } from './batch-events.js';
 import { broadcastHandler } from './broadcast.js';

@@ -12,6 +12,7 @@ export interface Socket {
   send(message: string): number;
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
   /** Publish to a topic, skipping this socket. */
   publish(topic: string, message: string): boolean;
   ping(): number;
@@ -34,6 +35,11 @@ export interface WsHandlers<U> {
   message(state: U, data: ArrayBuffer, isBinary: boolean): void;
   /** A ping or pong control frame arrived. */
   activity(state: U): void;
+  /**
+   * The socket left a topic: through its own `unsubscribe`, or because it is closing (uWS drops a
+   * closing socket from each of its topics before `close` runs, and the socket is unusable by then).
+   */
+  left(state: U, topic: string): void;
   close(state: U, code: number): void;
 }
 
@@ -145,6 +151,9 @@ export class Transport {
       message: (ws, data, isBinary) => handlers.message(ws.getUserData().state, data, isBinary),
       ping: (ws) => handlers.activity(ws.getUserData().state),
       pong: (ws) => handlers.activity(ws.getUserData().state),
+      subscription: (ws, topic, newCount, oldCount) => {
+        if (newCount < oldCount) handlers.left(ws.getUserData().state, topicDecoder.decode(topic));
+      },
       close: (ws, code) => handlers.close(ws.getUserData().state, code),
     });
     return this;
@@ -253,6 +262,7 @@ export class Transport {
 }
 
 const EMPTY = Buffer.alloc(0);
+const topicDecoder = new TextDecoder();
 
 function write(res: UWS.HttpResponse, reply: HttpReply): void {
   res.writeStatus(statusLine(reply.status));

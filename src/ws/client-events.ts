@@ -14,7 +14,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
   if (type !== 'private' && type !== 'presence') {
     return conn.error(null, 'Client events are only allowed on private and presence channels');
   }
-  const subscribed = conn.channels.has(channel);
+  const subscribed = conn.inChannel(channel);
   if (!subscribed && app.clientEvents === 'members') return conn.error(null, `Not subscribed to ${channel}`);
   if (event.length > app.maxEventNameLength) return conn.error(null, `Event name exceeds ${app.maxEventNameLength} characters`);
   if (dataTooLarge(frame, app.maxEventDataSize)) return conn.error(null, `Event data exceeds ${app.maxEventDataSize} bytes`);
@@ -24,7 +24,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
   }
   ctx.stats.clientEvents++;
   // With clientEvents 'all' the sender may not be a member: fall back to its signed-in user (section 2.6).
-  const userId = type === 'presence' ? (conn.channels.get(channel) ?? conn.user?.id) : undefined;
+  const userId = type === 'presence' ? (conn.presenceId(channel) ?? conn.user?.id) : undefined;
   ctx.adapter.publish(app.id, channel, relayedClientEvent(frame, userId), conn.socketId);
 }
 

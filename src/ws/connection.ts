@@ -1,8 +1,8 @@
 import type { AppConfig } from '../config/schema.js';
 import type { Socket } from '../transport/uws.js';
 import { errorFrame } from '../../protocol/frames.js';
+import { topicOf } from '../channels/topics.js';
 import type { Stats } from '../metrics/stats.js';
-import { ChannelSet } from './channel-set.js';
 
 export interface SignedInUser {
   id: string;
@@ -10,10 +10,21 @@ export interface SignedInUser {
   watchlist: string[];
 }
 
-/** One accepted WebSocket: its app, its channels and its liveness bookkeeping. */
+/**
+ * One accepted WebSocket: its app, its channels and its liveness bookkeeping.
+ *
+ * Which channels it is in is asked of its socket (uWS keeps each socket's topics anyway), so a
+ * connection holds no list of names: the per-connection memory is what bounds a node. Only presence
+ * channels add something, the user id the connection joined as.
+ */
 export class Connection {
   socket!: Socket;
-  readonly channels = new ChannelSet();
+  /** Given by the adapter when the connection opens. */
+  socketId = '';
+  /** Channels joined, for the per-connection limit. */
+  channelCount = 0;
+  /** `[channel, userId, …]` for the presence channels joined; most connections have none. */
+  private presence: string[] | undefined;
   user: SignedInUser | undefined;
   /** Signed in or joined a private/presence channel (for authorized-connections mode). */
   authorized = false;
@@ -24,12 +35,44 @@ export class Connection {
   clientEventCount = 0;
 
   constructor(
-    readonly socketId: string,
     readonly app: AppConfig,
     readonly connectedAt: number,
     private readonly stats: Stats,
   ) {
     this.lastSeen = connectedAt;
+  }
+
+  /** False once the socket is closing: uWS has dropped its topics by then. */
+  inChannel(channel: string): boolean {
+    return this.open && this.socket.isSubscribed(topicOf(this.app.id, channel));
+  }
+
+  /** The user id this connection joined a presence channel as. */
+  presenceId(channel: string): string | undefined {
+    const i = this.presenceIndex(channel);
+    return i === -1 ? undefined : this.presence![i + 1];
+  }
+
+  joined(channel: string, presenceId: string | undefined): void {
+    this.channelCount++;
+    if (presenceId !== undefined) (this.presence ??= []).push(channel, presenceId);
+  }
+
+  /** Returns the presence user id it had there. */
+  left(channel: string): string | undefined {
+    this.channelCount--;
+    const i = this.presenceIndex(channel);
+    if (i === -1) return undefined;
+    const id = this.presence![i + 1];
+    this.presence!.splice(i, 2);
+    return id;
+  }
+
+  /** Even indexes only: a user id may look like a channel name. */
+  private presenceIndex(channel: string): number {
+    const list = this.presence;
+    if (list) for (let i = 0; i < list.length; i += 2) if (list[i] === channel) return i;
+    return -1;
   }
 
   send(frame: string): void {

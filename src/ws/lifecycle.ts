@@ -1,15 +1,13 @@
-import { randomInt } from 'node:crypto';
 import { connectionEstablished, errorFrame } from '../../protocol/frames.js';
 import type { Socket, UpgradeRequest, WsHandlers } from '../transport/uws.js';
+import { channelOfTopic } from '../channels/topics.js';
 import { monotonicMs } from './clock.js';
 import { Connection, Refusal, type SocketState } from './connection.js';
 import type { WsContext } from './context.js';
 import { dispatch } from './dispatch.js';
 import { checkHandshake } from './handshake.js';
 import { signout } from './signin.js';
-import { unsubscribe } from './subscribe.js';
-
-const SOCKET_ID_PART = 1_000_000_000;
+import { announceLeave } from './subscribe.js';
 
 /** Socket events → one connection's life: handshake, frames, close. */
 export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
@@ -25,7 +23,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
         ctx,
       );
       if (!result.ok) return new Refusal(result.code, result.message);
-      return new Connection(newSocketId(ctx), result.app, monotonicMs(), ctx.stats);
+      return new Connection(result.app, monotonicMs(), ctx.stats);
     },
 
     open(socket: Socket, state: SocketState): void {
@@ -69,23 +67,27 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       }
     },
 
-    close(conn: SocketState, code: number): void {
-      if (!(conn instanceof Connection) || !conn.open) return;
+    left(state: SocketState, topic: string): void {
+      // Refused sockets never subscribe.
+      const conn = state as Connection;
+      const channel = channelOfTopic(conn.app.id, topic);
+      const memberId = conn.presenceId(channel);
+      const outcome = ctx.adapter.dropped(conn, channel);
+      if (!outcome) return;
+      // Only a closing socket leaves on its own, and it can take no more calls.
       conn.open = false;
-      for (const channel of conn.channels.keys()) unsubscribe(ctx, conn, channel);
+      announceLeave(ctx, conn, channel, memberId, outcome);
+    },
+
+    close(conn: SocketState, code: number): void {
+      if (!(conn instanceof Connection)) return;
+      conn.open = false;
       signout(ctx, conn);
       ctx.adapter.removeConnection(conn);
       ctx.stats.connectionsClosed++;
       ctx.logger.debug({ app: conn.app.id, socket_id: conn.socketId, code }, 'connection closed');
     },
   };
-}
-
-function newSocketId(ctx: WsContext): string {
-  for (;;) {
-    const id = `${randomInt(1, SOCKET_ID_PART)}.${randomInt(1, SOCKET_ID_PART)}`;
-    if (!ctx.adapter.connection(id)) return id;
-  }
 }
 
 function queryParam(query: string, name: string): string | undefined {

@@ -10,7 +10,7 @@ import {
 } from '../../protocol/frames.js';
 import { channelKind, channelNameError, userChannel, type ChannelKind } from '../../protocol/names.js';
 import { channelSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
-import type { PresenceMember } from '../channels/channels.js';
+import type { LeaveOutcome, PresenceMember } from '../channels/channels.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
 
@@ -28,11 +28,11 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
   }
   const kind = channelKind(channel);
 
-  if (conn.channels.has(channel)) {
+  if (conn.inChannel(channel)) {
     // Idempotent: confirm again, never a second membership or member_added (section 2.2 rule 4).
     return conn.send(succeeded(ctx, conn, channel, kind));
   }
-  if (conn.channels.size >= app.maxChannelsPerConnection) {
+  if (conn.channelCount >= app.maxChannelsPerConnection) {
     return conn.error(null, `Subscription limit reached (max ${app.maxChannelsPerConnection} channels per connection)`);
   }
 
@@ -62,9 +62,13 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
 }
 
 export function unsubscribe(ctx: WsContext, conn: Connection, channel: string): void {
-  if (!conn.channels.has(channel)) return;
-  const memberId = conn.channels.get(channel);
-  const outcome = ctx.adapter.unsubscribe(conn, channel);
+  if (!conn.inChannel(channel)) return;
+  const memberId = conn.presenceId(channel);
+  announceLeave(ctx, conn, channel, memberId, ctx.adapter.unsubscribe(conn, channel));
+}
+
+/** Tells the channel that a connection left it, by unsubscribing or by closing. */
+export function announceLeave(ctx: WsContext, conn: Connection, channel: string, memberId: string | undefined, outcome: LeaveOutcome): void {
   const { app } = conn;
   if (memberId !== undefined && outcome.memberRemoved) {
     ctx.adapter.publish(app.id, channel, memberRemoved(channel, memberId), conn.socketId);

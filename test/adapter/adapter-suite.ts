@@ -3,7 +3,8 @@ import type { Adapter } from '../../src/adapter/adapter.js';
 import { appSchema } from '../../src/config/schema.js';
 import { Stats } from '../../src/metrics/stats.js';
 import { Connection } from '../../src/ws/connection.js';
-import { FakeTopics } from './fake-topics.js';
+import type { LeaveOutcome } from '../../src/channels/channels.js';
+import { FakeTopics, type FakeSocket } from './fake-topics.js';
 
 /**
  * The contract every adapter keeps, whatever holds its state. Run it against each implementation:
@@ -16,21 +17,33 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
     let topics: FakeTopics;
     let stats: Stats;
     let adapter: Adapter;
-    let next = 0;
 
+    const owners = new Map<FakeSocket, Connection>();
     const connect = (forApp = app) => {
-      const conn = new Connection(`${++next}.1`, forApp, Date.now(), new Stats());
-      conn.socket = topics.socket();
+      const conn = new Connection(forApp, Date.now(), new Stats());
+      const socket = topics.socket();
+      owners.set(socket, conn);
+      conn.socket = socket;
       conn.open = true;
       adapter.addConnection(conn);
       return conn;
     };
-    const inbox = (conn: Connection) => (conn.socket as ReturnType<FakeTopics['socket']>).received;
+    const inbox = (conn: Connection) => (conn.socket as FakeSocket).received;
+    /** What the server does when a socket closes: uWS reports each topic it drops, then it is closed. */
+    const close = (conn: Connection) => {
+      const left: [string, LeaveOutcome | undefined][] = [];
+      topics.onLeft = (socket, topic) => left.push([topic, adapter.dropped(owners.get(socket)!, topic.slice(topic.indexOf(':') + 1))]);
+      topics.close(conn.socket as FakeSocket);
+      conn.open = false;
+      adapter.removeConnection(conn);
+      return left;
+    };
 
     beforeEach(() => {
       topics = new FakeTopics();
       stats = new Stats();
       adapter = create(topics, stats);
+      topics.onLeft = (socket, topic) => adapter.dropped(owners.get(socket)!, topic.slice(topic.indexOf(':') + 1));
     });
 
     it('delivers a published frame to every subscriber of that app and channel only', () => {
@@ -99,6 +112,29 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       expect(await adapter.channels('a1', 'presence-')).toEqual(
         new Map([['presence-x', { occupied: true, subscriptionCount: 1, userCount: 1 }]]),
       );
+    });
+
+    it('counts an unsubscribe once, and every channel of a closing socket', async () => {
+      const a = connect();
+      const b = connect();
+      adapter.subscribe(a, 'news');
+      adapter.subscribe(a, 'sport');
+      adapter.subscribe(a, 'presence-room', { id: 'ada', info: null });
+      adapter.subscribe(b, 'news');
+      expect(a.channelCount).toBe(3);
+      expect(adapter.unsubscribe(a, 'sport')).toMatchObject({ vacated: true, subscriptionCount: 0 });
+      expect(a.inChannel('sport')).toBe(false);
+      expect(a.channelCount).toBe(2);
+
+      expect(close(a).sort()).toEqual([
+        ['a1:news', { subscriptionCount: 1, vacated: false, memberRemoved: false }],
+        ['a1:presence-room', { subscriptionCount: 0, vacated: true, memberRemoved: true }],
+      ]);
+      expect(await adapter.channelInfo('a1', 'news')).toEqual({ occupied: true, subscriptionCount: 1, userCount: 0 });
+      expect(await adapter.users('a1', 'presence-room')).toEqual([]);
+      expect(a.inChannel('news')).toBe(false);
+      adapter.publish('a1', 'news', 'F', a.socketId);
+      expect(inbox(b)).toEqual(['F']);
     });
 
     it('tracks connections per app and by socket id', () => {

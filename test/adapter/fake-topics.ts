@@ -3,6 +3,8 @@ import type { Socket } from '../../src/transport/uws.js';
 /** An in-memory model of uWS topics: enough to run the adapter suite without a network. */
 export class FakeTopics {
   private readonly topics = new Map<string, Set<FakeSocket>>();
+  /** Like uWS's `subscription` handler for a decrease: explicit unsubscribes and every topic of a closing socket. */
+  onLeft: (socket: FakeSocket, topic: string) => void = () => {};
 
   publish(topic: string, message: string, except?: FakeSocket): boolean {
     for (const socket of this.topics.get(topic) ?? []) if (socket !== except) socket.received.push(message);
@@ -21,7 +23,18 @@ export class FakeTopics {
   }
 
   unsubscribe(topic: string, socket: FakeSocket): boolean {
-    return this.topics.get(topic)?.delete(socket) ?? false;
+    const left = this.topics.get(topic)?.delete(socket) ?? false;
+    if (left) this.onLeft(socket, topic);
+    return left;
+  }
+
+  isSubscribed(topic: string, socket: FakeSocket): boolean {
+    return this.topics.get(topic)?.has(socket) ?? false;
+  }
+
+  /** uWS drops a closing socket from each of its topics. */
+  close(socket: FakeSocket): void {
+    for (const [topic, set] of this.topics) if (set.has(socket)) this.unsubscribe(topic, socket);
   }
 
   socket(): FakeSocket {
@@ -44,6 +57,9 @@ export class FakeSocket implements Socket {
   }
   unsubscribe(topic: string) {
     return this.topics.unsubscribe(topic, this);
+  }
+  isSubscribed(topic: string) {
+    return this.topics.isSubscribed(topic, this);
   }
   publish(topic: string, message: string) {
     return this.topics.publish(topic, message, this);

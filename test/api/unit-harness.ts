@@ -4,7 +4,8 @@
  */
 import { pino } from 'pino';
 import { signRestQuery } from '../../protocol/signing.js';
-import { LocalAdapter, topicOf } from '../../src/adapter/local.js';
+import { LocalAdapter } from '../../src/adapter/local.js';
+import { topicOf } from '../../src/channels/topics.js';
 import { StaticAppRegistry } from '../../src/apps/registry.js';
 import { serverSchema, type AppInput, type ServerInput } from '../../src/config/schema.js';
 import { Stats } from '../../src/metrics/stats.js';
@@ -60,12 +61,11 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
     () => clock.now,
   );
   const routes = apiRoutes(ctx);
-  let nextId = 1;
 
   /** A connected fake socket of `appId`, registered with the adapter. */
   function connect(appId: string = config.apps[0]!.id): FakeConn {
     const app = config.apps.find((a) => a.id === appId)!;
-    const conn = new Connection(`${nextId}.${nextId++}`, app, clock.now, stats) as FakeConn;
+    const conn = new Connection(app, clock.now, stats) as FakeConn;
     conn.sent = [];
     conn.closed = undefined;
     const socket: Socket = {
@@ -77,6 +77,7 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
         return true;
       },
       unsubscribe: (topic) => subscribers.get(topic)?.delete(conn.socketId) ?? false,
+      isSubscribed: (topic) => subscribers.get(topic)?.has(conn.socketId) ?? false,
       publish: (topic, frame) => (deliveries.push({ topic, frame, except: conn.socketId }), true),
       ping: () => 1,
       end: (code, reason) => {

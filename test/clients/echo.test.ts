@@ -175,7 +175,7 @@ describe.each<Broadcaster>(['reverb', 'pusher'])("broadcaster: '%s'", (broadcast
     expect(subscribedCb.calls).toEqual([]);
     expect(misconfigured.requests.at(-1)).toMatchObject({ channelName: 'private-commerce.5', status: 200 });
     expect(e.connectionStatus()).toBe('connected');
-    expect(h.herald.adapter.connection(e.socketId()!)?.channels.has('private-commerce.5')).toBe(false);
+    expect(h.herald.adapter.connection(e.socketId()!)?.inChannel('private-commerce.5')).toBe(false);
   });
 
   it('toOthers(): the X-Socket-ID connection is skipped, also when it is not in the channel', async () => {

@@ -162,7 +162,7 @@ describe('private channels', () => {
     channel.bind('pusher:subscription_error', failed.fn);
     expect(await failed.next()).toMatchObject({ type: 'AuthError', status: 403 });
     expect(auth.requests.at(-1)).toMatchObject({ channelName: 'private-commerce.77', socketId, status: 403 });
-    expect(h.herald.adapter.connection(socketId)?.channels.size).toBe(0);
+    expect(h.herald.adapter.connection(socketId)?.channelCount).toBe(0);
   });
 });
 

@@ -1,0 +1,48 @@
+import { randomInt } from 'node:crypto';
+import type { Connection } from '../ws/connection.js';
+
+const RANDOM_PART = 1_000_000_000;
+
+/**
+ * This node's connections by socket id. A socket id is `{random}.{slot}`: the slot indexes a plain
+ * array, a pointer per connection where a Map entry costs several and doubles its table as it
+ * grows. The random part keeps ids unguessable; a lookup compares the whole id.
+ */
+export class ConnectionIndex {
+  private readonly slots: (Connection | undefined)[] = [];
+  /** Bounded by the most connections ever open at once, like `slots`. */
+  private readonly freeSlots: number[] = [];
+  size = 0;
+
+  /** Files the connection and returns the socket id it is known by. */
+  add(conn: Connection): string {
+    const slot = this.freeSlots.pop() ?? this.slots.length;
+    this.slots[slot] = conn;
+    this.size++;
+    return `${randomInt(1, RANDOM_PART)}.${slot}`;
+  }
+
+  remove(conn: Connection): boolean {
+    const slot = this.slotOf(conn.socketId);
+    if (slot === -1 || this.slots[slot] !== conn) return false;
+    this.slots[slot] = undefined;
+    this.freeSlots.push(slot);
+    this.size--;
+    return true;
+  }
+
+  get(socketId: string): Connection | undefined {
+    const slot = this.slotOf(socketId);
+    const conn = slot === -1 ? undefined : this.slots[slot];
+    return conn?.socketId === socketId ? conn : undefined;
+  }
+
+  *values(): Iterable<Connection> {
+    for (const conn of this.slots) if (conn) yield conn;
+  }
+
+  private slotOf(socketId: string): number {
+    const slot = Number(socketId.slice(socketId.indexOf('.') + 1));
+    return Number.isInteger(slot) && slot >= 0 && slot < this.slots.length ? slot : -1;
+  }
+}
