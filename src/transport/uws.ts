@@ -24,6 +24,7 @@ export interface UpgradeRequest {
   /** Route parameters in pattern order (`/app/:key` → [key]). */
   params: string[];
   query: string;
+  /** A header by lowercase name ('' when absent); only during `WsHandlers.upgrade`. */
   header(name: string): string;
   secure: boolean;
 }
@@ -129,21 +130,18 @@ export class Transport {
       idleTimeout: 0,
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => {
-        const params = paramsOf(req, paramCount);
-        const query = req.getQuery() ?? '';
-        const headerCache: Record<string, string> = {};
-        req.forEach((k, v) => (headerCache[k] = v));
+        // `req` is valid only until this callback returns, and `handlers.upgrade` is synchronous.
         const userData = handlers.upgrade({
-          params,
-          query,
-          header: (name) => headerCache[name] ?? '',
+          params: paramsOf(req, paramCount),
+          query: req.getQuery() ?? '',
+          header: (name) => req.getHeader(name),
           secure,
         });
         res.upgrade(
           { state: userData },
-          headerCache['sec-websocket-key'] ?? '',
-          headerCache['sec-websocket-protocol'] ?? '',
-          headerCache['sec-websocket-extensions'] ?? '',
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
           context,
         );
       },
