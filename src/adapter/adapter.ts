@@ -31,10 +31,11 @@ export interface Adapter {
   subscribe(conn: Connection, channel: string, member?: PresenceMember): JoinOutcome;
   unsubscribe(conn: Connection, channel: string): LeaveOutcome;
   /**
-   * The transport reports that the socket left the channel: every channel of a closing socket, and
-   * also each `unsubscribe` above, which is already counted (then undefined).
+   * The transport reports that the socket left the channel, with the subscribers this node has
+   * left there: every channel of a closing socket, and also each `unsubscribe` above, which is
+   * already counted (then undefined).
    */
-  dropped(conn: Connection, channel: string): LeaveOutcome | undefined;
+  dropped(conn: Connection, channel: string, remaining: number): LeaveOutcome | undefined;
   presence(appId: string, channel: string): PresenceSnapshot;
   hasMember(appId: string, channel: string, userId: string): boolean;
   memberCount(appId: string, channel: string): number;

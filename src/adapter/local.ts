@@ -1,20 +1,23 @@
 import { EventCache, type CachedEvent } from '../channels/cache.js';
-import { ChannelTable, type PresenceMember } from '../channels/channels.js';
-import { topicOf } from '../channels/topics.js';
-import { ConnectionIndex } from './connection-index.js';
+import { PresenceTable, type JoinOutcome, type LeaveOutcome, type PresenceMember } from '../channels/channels.js';
+import { channelOfTopic, topicOf } from '../channels/topics.js';
 import { UserIndex } from '../channels/users.js';
 import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../ws/connection.js';
 import type { Adapter, ChannelInfo } from './adapter.js';
+import { ConnectionIndex } from './connection-index.js';
 
 /** The part of the transport the adapter fans out through. */
 export interface Publisher {
   publish(topic: string, message: string): boolean;
+  /** uWS's own count: the one source of subscription counts on this node. */
   numSubscribers(topic: string): number;
 }
 
+const PRESENCE_PREFIX = 'presence-';
+
 export class LocalAdapter implements Adapter {
-  private readonly table = new ChannelTable();
+  private readonly table = new PresenceTable();
   private readonly signedIn = new UserIndex<Connection>();
   private readonly eventCache = new EventCache();
   private readonly sockets = new ConnectionIndex();
@@ -68,25 +71,31 @@ export class LocalAdapter implements Adapter {
     return this.sockets.values();
   }
 
-  subscribe(conn: Connection, channel: string, member?: PresenceMember) {
-    conn.socket.subscribe(topicOf(conn.app.id, channel));
+  subscribe(conn: Connection, channel: string, member?: PresenceMember): JoinOutcome {
+    const topic = topicOf(conn.app.id, channel);
+    conn.socket.subscribe(topic);
     conn.joined(channel, member?.id);
-    return this.table.join(conn.app.id, channel, member);
+    const subscriptionCount = this.publisher.numSubscribers(topic);
+    const memberAdded = member !== undefined && this.table.join(conn.app.id, channel, member);
+    return { subscriptionCount, occupied: subscriptionCount === 1, memberAdded };
   }
 
-  unsubscribe(conn: Connection, channel: string) {
+  unsubscribe(conn: Connection, channel: string): LeaveOutcome {
+    const topic = topicOf(conn.app.id, channel);
     this.unsubscribing = true;
-    conn.socket.unsubscribe(topicOf(conn.app.id, channel));
+    conn.socket.unsubscribe(topic);
     this.unsubscribing = false;
-    return this.leave(conn, channel);
+    return this.leave(conn, channel, this.publisher.numSubscribers(topic));
   }
 
-  dropped(conn: Connection, channel: string) {
-    return this.unsubscribing ? undefined : this.leave(conn, channel);
+  dropped(conn: Connection, channel: string, remaining: number): LeaveOutcome | undefined {
+    return this.unsubscribing ? undefined : this.leave(conn, channel, remaining);
   }
 
-  private leave(conn: Connection, channel: string) {
-    return this.table.leave(conn.app.id, channel, conn.left(channel));
+  private leave(conn: Connection, channel: string, remaining: number): LeaveOutcome {
+    const userId = conn.left(channel);
+    const memberRemoved = userId !== undefined && this.table.leave(conn.app.id, channel, userId);
+    return { subscriptionCount: remaining, vacated: remaining === 0, memberRemoved };
   }
 
   presence(appId: string, channel: string) {
@@ -134,16 +143,38 @@ export class LocalAdapter implements Adapter {
   }
 
   async channelInfo(appId: string, channel: string): Promise<ChannelInfo> {
-    const subscriptionCount = this.table.subscriptionCount(appId, channel);
-    return { occupied: subscriptionCount > 0, subscriptionCount, userCount: this.table.memberCount(appId, channel) };
+    return this.info(appId, channel);
   }
 
+  /**
+   * Presence channels are listed from the member table. Any other prefix walks this node's
+   * connections and asks uWS for each one's topics: a cost per request that grows with the
+   * connections, paid instead of a name and a map entry per channel held all the time.
+   */
   async channels(appId: string, prefix = ''): Promise<Map<string, ChannelInfo>> {
+    const names = new Set<string>();
+    if (prefix.startsWith(PRESENCE_PREFIX)) {
+      for (const name of this.table.channels(appId)) if (name.startsWith(prefix)) names.add(name);
+    } else {
+      for (const conn of this.sockets.values()) {
+        if (conn.app.id !== appId || !conn.open) continue;
+        for (const topic of conn.socket.getTopics()) {
+          const name = channelOfTopic(appId, topic);
+          if (name.startsWith(prefix)) names.add(name);
+        }
+      }
+    }
     const result = new Map<string, ChannelInfo>();
-    for (const [name, subscriptionCount, userCount] of this.table.list(appId)) {
-      if (name.startsWith(prefix)) result.set(name, { occupied: true, subscriptionCount, userCount });
+    for (const name of names) {
+      const info = this.info(appId, name);
+      if (info.occupied) result.set(name, info);
     }
     return result;
+  }
+
+  private info(appId: string, channel: string): ChannelInfo {
+    const subscriptionCount = this.publisher.numSubscribers(topicOf(appId, channel));
+    return { occupied: subscriptionCount > 0, subscriptionCount, userCount: this.table.memberCount(appId, channel) };
   }
 
   async users(appId: string, channel: string): Promise<string[]> {

@@ -1,6 +1,8 @@
 /**
- * Who is in which channel on this node: subscription counts and presence members. Plain data, no
- * I/O; the adapter owns one and tells it about every join and leave.
+ * The shapes of channel membership, and who is in which presence channel on this node. Plain data,
+ * no I/O; the adapter owns a `PresenceTable` and tells it about every presence join and leave.
+ * Subscription counts are not kept here: uWS counts each topic's subscribers anyway, and a JS entry
+ * per channel would cost every connection on its own private channel a map entry and a name.
  */
 export interface PresenceMember {
   id: string;
@@ -33,74 +35,47 @@ interface MemberState {
   connections: number;
 }
 
-interface AppChannels {
-  /** Channel → subscriptions. A bare number per channel: most channels are one user's own. */
-  counts: Map<string, number>;
-  /** Presence channel → user id → member. */
-  members: Map<string, Map<string, MemberState>>;
-}
+export class PresenceTable {
+  /** App → presence channel → user id → member. */
+  private readonly apps = new Map<string, Map<string, Map<string, MemberState>>>();
 
-export class ChannelTable {
-  private readonly apps = new Map<string, AppChannels>();
-
-  join(appId: string, channel: string, member: PresenceMember | undefined): JoinOutcome {
-    let app = this.apps.get(appId);
-    if (!app) this.apps.set(appId, (app = { counts: new Map(), members: new Map() }));
-    const subscriptionCount = (app.counts.get(channel) ?? 0) + 1;
-    app.counts.set(channel, subscriptionCount);
-    let memberAdded = false;
-    if (member) {
-      let members = app.members.get(channel);
-      if (!members) app.members.set(channel, (members = new Map()));
-      const existing = members.get(member.id);
-      if (existing) existing.connections++;
-      else {
-        members.set(member.id, { info: member.info, connections: 1 });
-        memberAdded = true;
-      }
+  /** Returns true when this user was not yet a member. */
+  join(appId: string, channel: string, member: PresenceMember): boolean {
+    let channels = this.apps.get(appId);
+    if (!channels) this.apps.set(appId, (channels = new Map()));
+    let members = channels.get(channel);
+    if (!members) channels.set(channel, (members = new Map()));
+    const existing = members.get(member.id);
+    if (existing) {
+      existing.connections++;
+      return false;
     }
-    return { subscriptionCount, occupied: subscriptionCount === 1, memberAdded };
+    members.set(member.id, { info: member.info, connections: 1 });
+    return true;
   }
 
-  leave(appId: string, channel: string, memberId: string | undefined): LeaveOutcome {
-    const app = this.apps.get(appId);
-    const count = app?.counts.get(channel);
-    if (!app || count === undefined) return { subscriptionCount: 0, vacated: false, memberRemoved: false };
-    const subscriptionCount = count - 1;
-    let memberRemoved = false;
-    const members = app.members.get(channel);
-    if (memberId !== undefined && members) {
-      const member = members.get(memberId);
-      if (member && --member.connections === 0) {
-        members.delete(memberId);
-        memberRemoved = true;
-      }
-    }
-    const vacated = subscriptionCount <= 0;
-    if (vacated) {
-      app.counts.delete(channel);
-      app.members.delete(channel);
-      if (app.counts.size === 0) this.apps.delete(appId);
-    } else {
-      app.counts.set(channel, subscriptionCount);
-    }
-    return { subscriptionCount: Math.max(subscriptionCount, 0), vacated, memberRemoved };
-  }
-
-  subscriptionCount(appId: string, channel: string): number {
-    return this.apps.get(appId)?.counts.get(channel) ?? 0;
+  /** Returns true when that was the user's last connection in the channel. */
+  leave(appId: string, channel: string, userId: string): boolean {
+    const channels = this.apps.get(appId);
+    const members = channels?.get(channel);
+    const member = members?.get(userId);
+    if (!member || --member.connections > 0) return false;
+    members!.delete(userId);
+    if (members!.size === 0) channels!.delete(channel);
+    if (channels!.size === 0) this.apps.delete(appId);
+    return true;
   }
 
   hasMember(appId: string, channel: string, userId: string): boolean {
-    return this.apps.get(appId)?.members.get(channel)?.has(userId) ?? false;
+    return this.apps.get(appId)?.get(channel)?.has(userId) ?? false;
   }
 
   memberCount(appId: string, channel: string): number {
-    return this.apps.get(appId)?.members.get(channel)?.size ?? 0;
+    return this.apps.get(appId)?.get(channel)?.size ?? 0;
   }
 
   presence(appId: string, channel: string): PresenceSnapshot {
-    const members = this.apps.get(appId)?.members.get(channel);
+    const members = this.apps.get(appId)?.get(channel);
     const ids: string[] = [];
     const hash: Record<string, unknown> = {};
     if (members) {
@@ -112,10 +87,8 @@ export class ChannelTable {
     return { ids, hash, count: ids.length };
   }
 
-  /** Occupied channels of an app with their subscription and member counts. */
-  *list(appId: string): Iterable<[channel: string, subscriptions: number, users: number]> {
-    const app = this.apps.get(appId);
-    if (!app) return;
-    for (const [name, subscriptions] of app.counts) yield [name, subscriptions, app.members.get(name)?.size ?? 0];
+  /** The app's presence channels with members. */
+  channels(appId: string): Iterable<string> {
+    return this.apps.get(appId)?.keys() ?? [];
   }
 }

@@ -13,6 +13,8 @@ export interface Socket {
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;
+  /** Allocates the list on every call. */
+  getTopics(): string[];
   /** Publish to a topic, skipping this socket. */
   publish(topic: string, message: string): boolean;
   ping(): number;
@@ -40,7 +42,7 @@ export interface WsHandlers<U> {
    * The socket left a topic: through its own `unsubscribe`, or because it is closing (uWS drops a
    * closing socket from each of its topics before `close` runs, and the socket is unusable by then).
    */
-  left(state: U, topic: string): void;
+  left(state: U, topic: string, remaining: number): void;
   close(state: U, code: number): void;
 }
 
@@ -150,7 +152,8 @@ export class Transport {
       ping: (ws) => handlers.activity(ws.getUserData().state),
       pong: (ws) => handlers.activity(ws.getUserData().state),
       subscription: (ws, topic, newCount, oldCount) => {
-        if (newCount < oldCount) handlers.left(ws.getUserData().state, topicDecoder.decode(topic));
+        // `remaining` comes from the event: during a close, `numSubscribers` still counts this socket.
+        if (newCount < oldCount) handlers.left(ws.getUserData().state, topicDecoder.decode(topic), newCount);
       },
       close: (ws, code) => handlers.close(ws.getUserData().state, code),
     });

@@ -18,7 +18,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
   if (!subscribed && app.clientEvents === 'members') return conn.error(null, `Not subscribed to ${channel}`);
   if (event.length > app.maxEventNameLength) return conn.error(null, `Event name exceeds ${app.maxEventNameLength} characters`);
   if (dataTooLarge(frame, app.maxEventDataSize)) return conn.error(null, `Event data exceeds ${app.maxEventDataSize} bytes`);
-  if (overRate(conn, app.clientEventRateLimit)) {
+  if (app.clientEventRateLimit > 0 && conn.overClientEventRate(app.clientEventRateLimit, monotonicMs())) {
     // Never a close: pusher-js stops reconnecting after any close code of 4300 or above.
     return conn.error(ErrorCode.ClientEventRateLimit, ErrorMessage[ErrorCode.ClientEventRateLimit]!);
   }
@@ -26,16 +26,6 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
   // With clientEvents 'all' the sender may not be a member: fall back to its signed-in user (section 2.6).
   const userId = type === 'presence' ? (conn.presenceId(channel) ?? conn.user?.id) : undefined;
   ctx.adapter.publish(app.id, channel, relayedClientEvent(frame, userId), conn.socketId);
-}
-
-function overRate(conn: Connection, limit: number): boolean {
-  if (limit === 0) return false;
-  const now = monotonicMs();
-  if (now - conn.clientEventWindowStart >= 1000) {
-    conn.clientEventWindowStart = now;
-    conn.clientEventCount = 0;
-  }
-  return ++conn.clientEventCount > limit;
 }
 
 /** A frame whose whole text is surely under the limit (UTF-8 takes at most 3 bytes per UTF-16 unit) needs no serialising. */

@@ -10,12 +10,22 @@ export interface SignedInUser {
   watchlist: string[];
 }
 
+/** What few connections use: an idle connection carries one empty field instead. */
+class Extras {
+  user: SignedInUser | undefined;
+  /** `[channel, userId, …]` for the presence channels joined. */
+  presence: string[] = [];
+  /** The current one-second window of the client-event rate limit. */
+  clientEventWindowStart = 0;
+  clientEventCount = 0;
+}
+
 /**
  * One accepted WebSocket: its app, its channels and its liveness bookkeeping.
  *
- * Which channels it is in is asked of its socket (uWS keeps each socket's topics anyway), so a
- * connection holds no list of names: the per-connection memory is what bounds a node. Only presence
- * channels add something, the user id the connection joined as.
+ * Per-connection memory is what bounds a node, so a connection keeps little: which channels it is
+ * in is asked of its socket (uWS keeps each socket's topics anyway), and what only signed-in,
+ * presence or client-event connections need sits in `Extras`, made on first use.
  */
 export class Connection {
   socket!: Socket;
@@ -23,16 +33,12 @@ export class Connection {
   socketId = '';
   /** Channels joined, for the per-connection limit. */
   channelCount = 0;
-  /** `[channel, userId, …]` for the presence channels joined; most connections have none. */
-  private presence: string[] | undefined;
-  user: SignedInUser | undefined;
+  private extras: Extras | undefined;
   /** Signed in or joined a private/presence channel (for authorized-connections mode). */
   authorized = false;
   open = false;
   lastSeen: number;
   pingSentAt = 0;
-  clientEventWindowStart = 0;
-  clientEventCount = 0;
 
   constructor(
     readonly app: AppConfig,
@@ -47,15 +53,33 @@ export class Connection {
     return this.open && this.socket.isSubscribed(topicOf(this.app.id, channel));
   }
 
+  get user(): SignedInUser | undefined {
+    return this.extras?.user;
+  }
+
+  set user(user: SignedInUser | undefined) {
+    if (user || this.extras) this.more().user = user;
+  }
+
+  /** Counts a client event against `limit` per second; true when over it. */
+  overClientEventRate(limit: number, now: number): boolean {
+    const extras = this.more();
+    if (now - extras.clientEventWindowStart >= 1000) {
+      extras.clientEventWindowStart = now;
+      extras.clientEventCount = 0;
+    }
+    return ++extras.clientEventCount > limit;
+  }
+
   /** The user id this connection joined a presence channel as. */
   presenceId(channel: string): string | undefined {
     const i = this.presenceIndex(channel);
-    return i === -1 ? undefined : this.presence![i + 1];
+    return i === -1 ? undefined : this.extras!.presence[i + 1];
   }
 
   joined(channel: string, presenceId: string | undefined): void {
     this.channelCount++;
-    if (presenceId !== undefined) (this.presence ??= []).push(channel, presenceId);
+    if (presenceId !== undefined) this.more().presence.push(channel, presenceId);
   }
 
   /** Returns the presence user id it had there. */
@@ -63,16 +87,21 @@ export class Connection {
     this.channelCount--;
     const i = this.presenceIndex(channel);
     if (i === -1) return undefined;
-    const id = this.presence![i + 1];
-    this.presence!.splice(i, 2);
+    const presence = this.extras!.presence;
+    const id = presence[i + 1];
+    presence.splice(i, 2);
     return id;
   }
 
   /** Even indexes only: a user id may look like a channel name. */
   private presenceIndex(channel: string): number {
-    const list = this.presence;
+    const list = this.extras?.presence;
     if (list) for (let i = 0; i < list.length; i += 2) if (list[i] === channel) return i;
     return -1;
+  }
+
+  private more(): Extras {
+    return (this.extras ??= new Extras());
   }
 
   send(frame: string): void {

@@ -67,12 +67,12 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       }
     },
 
-    left(state: SocketState, topic: string): void {
+    left(state: SocketState, topic: string, remaining: number): void {
       // Refused sockets never subscribe.
       const conn = state as Connection;
       const channel = channelOfTopic(conn.app.id, topic);
       const memberId = conn.presenceId(channel);
-      const outcome = ctx.adapter.dropped(conn, channel);
+      const outcome = ctx.adapter.dropped(conn, channel, remaining);
       if (!outcome) return;
       // Only a closing socket leaves on its own, and it can take no more calls.
       conn.open = false;

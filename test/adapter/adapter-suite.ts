@@ -28,12 +28,14 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       adapter.addConnection(conn);
       return conn;
     };
-    const inbox = (conn: Connection) => (conn.socket as FakeSocket).received;
+    const inbox = (conn: Connection) => (conn.socket as unknown as FakeSocket).received;
+    const dropped = (socket: FakeSocket, topic: string, remaining: number) =>
+      adapter.dropped(owners.get(socket)!, topic.slice(topic.indexOf(':') + 1), remaining);
     /** What the server does when a socket closes: uWS reports each topic it drops, then it is closed. */
     const close = (conn: Connection) => {
       const left: [string, LeaveOutcome | undefined][] = [];
-      topics.onLeft = (socket, topic) => left.push([topic, adapter.dropped(owners.get(socket)!, topic.slice(topic.indexOf(':') + 1))]);
-      topics.close(conn.socket as FakeSocket);
+      topics.onLeft = (socket, topic, remaining) => left.push([topic, dropped(socket, topic, remaining)]);
+      topics.close(conn.socket as unknown as FakeSocket);
       conn.open = false;
       adapter.removeConnection(conn);
       return left;
@@ -43,7 +45,7 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       topics = new FakeTopics();
       stats = new Stats();
       adapter = create(topics, stats);
-      topics.onLeft = (socket, topic) => adapter.dropped(owners.get(socket)!, topic.slice(topic.indexOf(':') + 1));
+      topics.onLeft = (socket, topic, remaining) => dropped(socket, topic, remaining);
     });
 
     it('delivers a published frame to every subscriber of that app and channel only', () => {

@@ -4,7 +4,7 @@ import type { Socket } from '../../src/transport/uws.js';
 export class FakeTopics {
   private readonly topics = new Map<string, Set<FakeSocket>>();
   /** Like uWS's `subscription` handler for a decrease: explicit unsubscribes and every topic of a closing socket. */
-  onLeft: (socket: FakeSocket, topic: string) => void = () => {};
+  onLeft: (socket: FakeSocket, topic: string, remaining: number) => void = () => {};
 
   publish(topic: string, message: string, except?: FakeSocket): boolean {
     for (const socket of this.topics.get(topic) ?? []) if (socket !== except) socket.received.push(message);
@@ -23,13 +23,18 @@ export class FakeTopics {
   }
 
   unsubscribe(topic: string, socket: FakeSocket): boolean {
-    const left = this.topics.get(topic)?.delete(socket) ?? false;
-    if (left) this.onLeft(socket, topic);
+    const set = this.topics.get(topic);
+    const left = set?.delete(socket) ?? false;
+    if (left) this.onLeft(socket, topic, set!.size);
     return left;
   }
 
   isSubscribed(topic: string, socket: FakeSocket): boolean {
     return this.topics.get(topic)?.has(socket) ?? false;
+  }
+
+  topicsOf(socket: FakeSocket): string[] {
+    return [...this.topics].filter(([, set]) => set.has(socket)).map(([topic]) => topic);
   }
 
   /** uWS drops a closing socket from each of its topics. */
@@ -60,6 +65,9 @@ export class FakeSocket implements Socket {
   }
   isSubscribed(topic: string) {
     return this.topics.isSubscribed(topic, this);
+  }
+  getTopics() {
+    return this.topics.topicsOf(this);
   }
   publish(topic: string, message: string) {
     return this.topics.publish(topic, message, this);

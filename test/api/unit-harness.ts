@@ -34,19 +34,19 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
   const config = serverSchema.parse({ ...opts.server, apps: opts.apps ?? [{ ...APP, ...opts.app }] });
   const deliveries: Delivery[] = [];
   const stats = new Stats();
+  const subscribers = new Map<string, Set<string>>();
   const adapter = new LocalAdapter(
     {
       publish: (topic, frame) => {
         deliveries.push({ topic, frame });
         return true;
       },
-      numSubscribers: () => 0,
+      numSubscribers: (topic) => subscribers.get(topic)?.size ?? 0,
     },
     stats,
   );
   const clock = { now: 1_700_000_000_000 };
   const state = { draining: false };
-  const subscribers = new Map<string, Set<string>>();
   const ctx: ApiContext = apiContext(
     {
       config,
@@ -78,6 +78,7 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
       },
       unsubscribe: (topic) => subscribers.get(topic)?.delete(conn.socketId) ?? false,
       isSubscribed: (topic) => subscribers.get(topic)?.has(conn.socketId) ?? false,
+      getTopics: () => [...subscribers].filter(([, set]) => set.has(conn.socketId)).map(([topic]) => topic),
       publish: (topic, frame) => (deliveries.push({ topic, frame, except: conn.socketId }), true),
       ping: () => 1,
       end: (code, reason) => {
