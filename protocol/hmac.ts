@@ -11,13 +11,16 @@ const BLOCK = 64;
 class HmacSha256 {
   /** ipad ‖ message, grown as needed. */
   private inner: Buffer;
+  /** `inner` cut to the last message's length: consecutive messages usually have the same length. */
+  private view: Buffer;
   /** opad ‖ inner digest. */
   private readonly outer = Buffer.alloc(BLOCK + 32);
 
   constructor(secret: string) {
     let key = Buffer.from(secret, 'utf8');
     if (key.length > BLOCK) key = hash('sha256', key, 'buffer');
-    this.inner = Buffer.alloc(BLOCK + 256);
+    this.inner = Buffer.alloc(BLOCK + 1024);
+    this.view = this.inner.subarray(0, BLOCK);
     for (let i = 0; i < BLOCK; i++) {
       const byte = key[i] ?? 0;
       this.inner[i] = byte ^ 0x36;
@@ -26,15 +29,21 @@ class HmacSha256 {
   }
 
   hex(message: string): string {
-    const length = Buffer.byteLength(message, 'utf8');
-    if (BLOCK + length > this.inner.length) {
-      const grown = Buffer.alloc(BLOCK + length);
-      this.inner.copy(grown, 0, 0, BLOCK);
-      this.inner = grown;
-    }
-    this.inner.write(message, BLOCK, 'utf8');
-    hash('sha256', this.inner.subarray(0, BLOCK + length), 'buffer').copy(this.outer, BLOCK);
+    // A UTF-16 unit takes at most 3 UTF-8 bytes: only a long message needs its exact size first.
+    if (message.length * 3 > this.inner.length - BLOCK) this.fit(Buffer.byteLength(message, 'utf8'));
+    const end = BLOCK + this.inner.write(message, BLOCK, 'utf8');
+    if (this.view.length !== end) this.view = this.inner.subarray(0, end);
+    // A 'buffer' digest costs three times a string one; 'binary' (latin1) carries the 32 bytes unchanged.
+    this.outer.write(hash('sha256', this.view, 'binary'), BLOCK, 'binary');
     return hash('sha256', this.outer, 'hex');
+  }
+
+  private fit(length: number): void {
+    if (BLOCK + length <= this.inner.length) return;
+    const grown = Buffer.alloc(BLOCK + length);
+    this.inner.copy(grown, 0, 0, BLOCK);
+    this.inner = grown;
+    this.view = grown.subarray(0, BLOCK);
   }
 }
 

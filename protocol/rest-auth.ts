@@ -1,5 +1,5 @@
 import { hmacSha256Hex, md5Hex, safeEqual } from './hmac.js';
-import { encodeQueryComponent, parseQuery } from './query.js';
+import { encodeQueryComponent, parseSignedQuery } from './query.js';
 
 export interface SignedRequest {
   method: string;
@@ -14,23 +14,14 @@ const AUTH_VERSION = '1.0';
 
 /** `METHOD\npath\nk=v&…`: keys lowercased and sorted, auth_signature excluded, values unescaped. */
 export function restStringToSign(method: string, path: string, params: Record<string, string>): string {
-  return method.toUpperCase() + '\n' + path + '\n' + (canonicalInOrder(params) ?? canonicalSorted(params));
+  return stringToSign(method, path, canonicalQuery(params));
 }
 
-/** The SDKs send lowercase keys already sorted: then the canonical query is the keys in order. */
-function canonicalInOrder(params: Record<string, string>): string | undefined {
-  let query = '';
-  let previous = '';
-  for (const key in params) {
-    if (key === 'auth_signature') continue;
-    if (key <= previous || key !== key.toLowerCase()) return undefined;
-    query += (query === '' ? '' : '&') + key + '=' + params[key];
-    previous = key;
-  }
-  return query;
+function stringToSign(method: string, path: string, canonicalQuery: string): string {
+  return method.toUpperCase() + '\n' + path + '\n' + canonicalQuery;
 }
 
-function canonicalSorted(params: Record<string, string>): string {
+function canonicalQuery(params: Record<string, string>): string {
   const lowered: Record<string, string> = Object.create(null);
   for (const key in params) {
     const lower = key.toLowerCase();
@@ -53,7 +44,7 @@ export function verifyRestRequest(
   nowSeconds: number,
   windowSeconds: number,
 ): RestAuthResult {
-  const params = parseQuery(req.rawQuery);
+  const { params, canonical } = parseSignedQuery(req.rawQuery);
 
   const key = params.auth_key;
   if (key === undefined) return deny('Missing auth_key');
@@ -77,11 +68,15 @@ export function verifyRestRequest(
 
   const signature = params.auth_signature;
   if (signature === undefined) return deny('Missing auth_signature');
-  const signs = (path: string) =>
-    safeEqual(signature, hmacSha256Hex(app.secret, restStringToSign(req.method, path, params)));
+  const query = canonical ?? canonicalQuery(params);
+  if (signs(signature, app.secret, stringToSign(req.method, req.path, query))) return { ok: true, params };
   const decoded = decodePath(req.path);
-  if (signs(req.path) || (decoded !== null && signs(decoded))) return { ok: true, params };
+  if (decoded !== null && signs(signature, app.secret, stringToSign(req.method, decoded, query))) return { ok: true, params };
   return deny('Invalid signature');
+}
+
+function signs(signature: string, secret: string, text: string): boolean {
+  return safeEqual(signature, hmacSha256Hex(secret, text));
 }
 
 function deny(error: string): RestAuthResult {

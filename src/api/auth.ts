@@ -12,7 +12,8 @@ export interface SignedCall {
   params: Record<string, string>;
 }
 
-export type AuthDecision = { ok: true; app: AppConfig; params: Record<string, string> } | { ok: false; reply: HttpReply };
+/** An accepted request is its `SignedCall` too, so the endpoint gets it without another object. */
+export type AuthDecision = ({ ok: true } & SignedCall) | { ok: false; reply: HttpReply };
 
 /** The path without the deployment prefix, as clients sign it (section 6.8 step 5). */
 export function signedPath(path: string, prefix: string): string {
@@ -42,7 +43,7 @@ export function authenticate(ctx: ApiContext, req: HttpRequest): AuthDecision {
   if (!result.ok) return { ok: false, reply: fail(result.status, result.error) };
 
   if (!app.enabled) return { ok: false, reply: fail(403, 'Application disabled') };
-  return { ok: true, app, params: result.params };
+  return { ok: true, req, app, params: result.params };
 }
 
 /** Wraps an endpoint: authentication, then the app's rate limit, then the endpoint itself. */
@@ -52,7 +53,7 @@ export function signedRoute(ctx: ApiContext, handler: (call: SignedCall) => Http
     if (!auth.ok) return auth.reply;
     const limited = rateLimited(ctx, auth.app);
     if (limited) return limited;
-    return handler({ req, app: auth.app, params: auth.params });
+    return handler(auth);
   };
 }
 

@@ -216,6 +216,17 @@ describe('POST /events', () => {
     expect(h.deliveries.map((d) => d.topic)).toEqual(['app-id:#server-to-user-42', 'app-id:cache-prices']);
   });
 
+  it('takes null optional fields as absent, and channels over channel', async () => {
+    const h = unitHarness();
+    const nulls = { name: 'e', channel: null, channels: ['a', 'a'], socket_id: null, info: null, data: 'x', extra: 1 };
+    expect((await h.signed('POST', '/apps/app-id/events', nulls)).status).toBe(200);
+    expect((await h.signed('POST', '/apps/app-id/events', { name: 'e', channel: 'b', channels: null, data: 'y' })).status).toBe(200);
+    expect(h.deliveries).toEqual([
+      { topic: 'app-id:a', frame: event('a', 'e', 'x') },
+      { topic: 'app-id:b', frame: event('b', 'e', 'y') },
+    ]);
+  });
+
   it('accepts data of exactly the limit in UTF-8 bytes', async () => {
     const h = unitHarness();
     const res = await h.signed('POST', '/apps/app-id/events', { name: 'e', channel: 'c', data: 'é'.repeat(5120) });
@@ -233,6 +244,10 @@ describe('POST /events', () => {
     ['no channel', { name: 'e', data: 'x' }, 400, 'Missing channel or channels'],
     ['empty channels', { name: 'e', channels: [], data: 'x' }, 400, 'Missing channel or channels'],
     ['channels not an array', { name: 'e', channels: 'a', data: 'x' }, 400, 'channels must be an array of strings'],
+    ['a number among channels', { name: 'e', channels: ['a', 1], data: 'x' }, 400, 'channels must be an array of strings'],
+    ['numeric channel', { name: 'e', channel: 5, data: 'x' }, 400, 'channel must be a string'],
+    ['numeric socket_id', { name: 'e', channel: 'c', data: 'x', socket_id: 5 }, 400, 'socket_id must be a string'],
+    ['info as an array', { name: 'e', channel: 'c', data: 'x', info: ['user_count'] }, 400, 'info must be a string'],
     ['pusher: event name', { name: 'pusher:x', channel: 'c', data: 'x' }, 400, "Event names starting with 'pusher:' are reserved"],
     ['pusher_internal: name', { name: 'pusher_internal:x', channel: 'c', data: 'x' }, 400, /reserved/],
     ['event name of 201', { name: 'e'.repeat(201), channel: 'c', data: 'x' }, 400, 'Event name too long (max 200)'],

@@ -3,6 +3,7 @@ import {
   hmacSha256Hex,
   md5Hex,
   parseQuery,
+  parseSignedQuery,
   restStringToSign,
   signRestQuery,
   verifyRestRequest,
@@ -294,5 +295,83 @@ describe('restStringToSign canonical order', () => {
     expect(restStringToSign('POST', '/apps/1/events', { Auth_Key: 'k', auth_timestamp: '1', auth_version: '1.0', body_md5: 'm', INFO: 'a,b' })).toBe(expected);
     expect(restStringToSign('POST', '/apps/1/events', { ...sorted, auth_signature: 'x' })).toBe(expected);
     expect(restStringToSign('POST', '/apps/1/events', { auth_signature: 'x', ...sorted })).toBe(expected);
+  });
+});
+
+describe('parseSignedQuery', () => {
+  const canonicalOf = (params: Record<string, string>) => restStringToSign('GET', '/p', params).slice('GET\n/p\n'.length);
+
+  it('takes the canonical query from an SDK query as sent (every vector), without sorting', () => {
+    for (const v of vectors.rest_signature) {
+      const { params, canonical } = parseSignedQuery(v.library_query_string);
+      expect(canonical).toBe(v.string_to_sign.split('\n')[2]);
+      expect(params).toEqual(parseQuery(v.library_query_string));
+    }
+  });
+
+  it.each([
+    ['auth_signature=s&a=1&b=2', 'a=1&b=2'],
+    ['a=1&auth_signature=s&b=2', 'a=1&b=2'],
+    ['a=1&b=2&auth_signature=s', 'a=1&b=2'],
+    ['auth_signature=s', ''],
+    ['a=1&auth_signature=s&auth_signature=t&b=2', 'a=1&b=2'],
+    ['auth_signature=s&auth_key=k&auth_signature=t', 'auth_key=k'],
+    ['a=b=c&d=', 'a=b=c&d='],
+    ['a=1,2:3@4/5;6&b=x-y.z_~', 'a=1,2:3@4/5;6&b=x-y.z_~'],
+    // Keys compare as text, so `10` sorts before `9`.
+    ['10=a&9=b', '10=a&9=b'],
+    ['a=1&ab=2&b=3', 'a=1&ab=2&b=3'],
+  ])('%j is canonical once the signature is cut out: %j', (raw, expected) => {
+    const { params, canonical } = parseSignedQuery(raw);
+    expect(canonical).toBe(expected);
+    expect(canonical).toBe(canonicalOf(params));
+  });
+
+  // Each needs decoding, reordering, lowercasing, merging or dropping before it is canonical.
+  it.each([
+    '',
+    'b=1&a=2',
+    'a=1&a=2',
+    'A=1&b=2',
+    'a=1&B=2',
+    'a=x%2Cy',
+    'a=x+y',
+    'a%5Fb=1',
+    'x[]=a&x[]=b',
+    'x[0]=a&y=b',
+    'a]=1',
+    'flag&z=1',
+    'a=1&&b=2',
+    '&a=1',
+    'a=1&',
+    '=1&a=2',
+    'a=1&auth_signature=s&a=2',
+    'b=1&auth_signature=s&a=2',
+    'auth_key=k&AUTH_SIGNATURE=s',
+    'auth_key=k&auth_signature=a%2Bb',
+    '9=a&10=b',
+    'ab=1&a=2',
+    'a=1&x]=2',
+    'caf\u00e9=1',
+  ])('%j leaves the canonical query to the sorted form', (raw) => {
+    const { params, canonical } = parseSignedQuery(raw);
+    expect(canonical).toBeUndefined();
+    expect({ ...params }).toEqual({ ...parseQuery(raw) });
+  });
+
+  it('agrees with the sorted form wherever it gives one', () => {
+    const raws = [
+      ...vectors.rest_signature.map((v) => v.library_query_string),
+      ...vectors.rest_verification_cases.map((c) => c.raw_query),
+      'a=1&b=2&c=3',
+      'a=&b=&auth_signature=',
+      'a-b=1&a=2',
+      'a=2&a-b=1',
+      'caf\u00e9=1&z=2',
+    ];
+    for (const raw of raws) {
+      const { params, canonical } = parseSignedQuery(raw);
+      if (canonical !== undefined) expect(canonical).toBe(canonicalOf(params));
+    }
   });
 });

@@ -223,7 +223,9 @@ describe('primitives', () => {
 describe('hmacSha256Hex matches node:crypto createHmac', () => {
   it('for keys shorter, equal to and longer than a block, and messages of every size class', () => {
     const secrets = ['', 'k', 'x'.repeat(63), 'y'.repeat(64), 'z'.repeat(65), 'é-ключ-🔑'.repeat(12)];
-    const messages = ['', 'a', 'POST\n/apps/3/events\nauth_key=k', 'ü€🔑'.repeat(40), 'm'.repeat(5000), 'short again'];
+    // Same-length runs, and sizes either side of the 1 KiB the message buffer starts with.
+    const messages = ['', 'a', 'b', 'POST\n/apps/3/events\nauth_key=k', 'ü€🔑'.repeat(40), 'a'.repeat(400), 'b'.repeat(400)];
+    messages.push('€'.repeat(341), '€'.repeat(342), 'm'.repeat(5000), 'short again', 'short again');
     for (const secret of secrets) {
       for (const message of messages) {
         expect(hmacSha256Hex(secret, message)).toBe(createHmac('sha256', secret).update(message).digest('hex'));
