@@ -6,6 +6,7 @@ export interface ChannelKind {
 }
 
 export const USER_CHANNEL_PREFIX = '#server-to-user-';
+export const PRESENCE_CHANNEL_PREFIX = 'presence-';
 
 const kind = (type: ChannelType, cache: boolean): ChannelKind => Object.freeze({ type, cache });
 
@@ -18,7 +19,7 @@ const PREFIXES: readonly (readonly [string, ChannelKind])[] = [
   ['private-cache-', kind('private', true)],
   ['private-', kind('private', false)],
   ['presence-cache-', kind('presence', true)],
-  ['presence-', kind('presence', false)],
+  [PRESENCE_CHANNEL_PREFIX, kind('presence', false)],
   ['cache-', kind('public', true)],
 ];
 const PUBLIC = kind('public', false);

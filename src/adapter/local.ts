@@ -1,3 +1,4 @@
+import { PRESENCE_CHANNEL_PREFIX } from '../../protocol/names.js';
 import { EventCache, type CachedEvent } from '../channels/cache.js';
 import { PresenceTable, type JoinOutcome, type LeaveOutcome, type PresenceMember } from '../channels/channels.js';
 import { channelOfTopic, topicOf } from '../channels/topics.js';
@@ -13,8 +14,6 @@ export interface Publisher {
   /** uWS's own count: the one source of subscription counts on this node. */
   numSubscribers(topic: string): number;
 }
-
-const PRESENCE_PREFIX = 'presence-';
 
 export class LocalAdapter implements Adapter {
   private readonly table = new PresenceTable();
@@ -153,7 +152,7 @@ export class LocalAdapter implements Adapter {
    */
   async channels(appId: string, prefix = ''): Promise<Map<string, ChannelInfo>> {
     const names = new Set<string>();
-    if (prefix.startsWith(PRESENCE_PREFIX)) {
+    if (prefix.startsWith(PRESENCE_CHANNEL_PREFIX)) {
       for (const name of this.table.channels(appId)) if (name.startsWith(prefix)) names.add(name);
     } else {
       for (const conn of this.sockets.values()) {

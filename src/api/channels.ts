@@ -1,4 +1,4 @@
-import { USER_CHANNEL_PREFIX } from '../../protocol/names.js';
+import { PRESENCE_CHANNEL_PREFIX, USER_CHANNEL_PREFIX } from '../../protocol/names.js';
 import type { HttpHandler } from '../transport/uws.js';
 import { signedRoute } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -14,7 +14,7 @@ export function channelsHandler(ctx: ApiContext): HttpHandler {
     const prefix = params.filter_by_prefix ?? '';
     const info = parseInfo(params.info, CHANNELS_INFO);
     if (!info.ok) return fail(info.status, info.error);
-    if (info.value.has('user_count') && !prefix.startsWith('presence-')) {
+    if (info.value.has('user_count') && !prefix.startsWith(PRESENCE_CHANNEL_PREFIX)) {
       return fail(400, 'info=user_count requires filter_by_prefix starting with presence-');
     }
 
