@@ -6,6 +6,7 @@ import { registerHttpRoutes } from './api/routes.js';
 import { StaticAppRegistry } from './apps/registry.js';
 import { SubscriptionCounts } from './channels/subscription-count.js';
 import type { HeraldConfig } from './config/schema.js';
+import { Lifecycle } from './events/lifecycle.js';
 import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js';
 import { Stats } from './metrics/stats.js';
 import { Transport } from './transport/uws.js';
@@ -18,6 +19,8 @@ export interface Herald {
   port: number;
   adapter: Adapter;
   stats: Stats;
+  /** Channel, member and user events, for integrations. */
+  events: Lifecycle;
   /** Port of the Prometheus `GET /metrics` server; undefined when `metricsEnabled` is false. */
   metricsPort?: number;
   /** Graceful stop: refuse new connections (4100, `/ready` 503), close every client with 4200, stop listening within the grace period. */
@@ -31,6 +34,7 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
   const startedAt = Date.now();
   const stats = new Stats();
   const apps = new StaticAppRegistry(config.apps);
+  const events = new Lifecycle();
   let draining = false;
   const isDraining = () => draining;
 
@@ -42,10 +46,10 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
   const adapter = new LocalAdapter(transport, stats);
-  const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter), isDraining };
+  const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
 
   transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
-  registerHttpRoutes(transport, { config, apps, adapter, stats, logger, startedAt, isDraining });
+  registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port);
   let metrics: MetricsServer | undefined;
   if (config.metricsEnabled) {
@@ -92,7 +96,7 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
       logger.info('stopped');
     })());
 
-  return { port, adapter, stats, metricsPort: metrics?.port, shutdown };
+  return { port, adapter, stats, events, metricsPort: metrics?.port, shutdown };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -52,6 +52,8 @@ export function broadcastHandler(ctx: ApiContext): HttpHandler {
     const excluded = socketId === undefined ? undefined : ctx.adapter.connection(socketId);
     if (excluded && excluded.app.id === app.id && excluded.inChannel(channel)) recipients--;
     publishEvent(ctx.adapter, app, channel, event, data, socketId);
-    return json(200, { success: true, message: 'Message broadcasted successfully', recipients: Math.max(0, recipients) });
+    recipients = Math.max(0, recipients);
+    if (recipients > 0) ctx.events.emit({ type: 'message_delivered', appId: app.id, channel, event, recipients });
+    return json(200, { success: true, message: 'Message broadcasted successfully', recipients });
   };
 }

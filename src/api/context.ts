@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Adapter } from '../adapter/adapter.js';
 import type { AppRegistry } from '../apps/registry.js';
 import type { HeraldConfig } from '../config/schema.js';
+import type { Lifecycle } from '../events/lifecycle.js';
 import type { Stats } from '../metrics/stats.js';
 import type { RestRateLimiter } from './rate-limit.js';
 
@@ -12,6 +13,7 @@ export interface ApiDeps {
   adapter: Adapter;
   stats: Stats;
   logger: Logger;
+  events: Lifecycle;
   /** Process start, in ms since the epoch. */
   startedAt: number;
   isDraining(): boolean;

@@ -1,5 +1,6 @@
 import { subscriptionCount } from '../../protocol/frames.js';
 import type { Adapter } from '../adapter/adapter.js';
+import type { Lifecycle } from '../events/lifecycle.js';
 
 /** Above this many subscribers, counts go out at most once per THROTTLE_MS (section 2.11). */
 const BUSY_CHANNEL = 100;
@@ -10,7 +11,10 @@ export class SubscriptionCounts {
   private readonly lastSent = new Map<string, number>();
   private readonly pending = new Map<string, { appId: string; channel: string; count: number }>();
 
-  constructor(private readonly adapter: Adapter) {}
+  constructor(
+    private readonly adapter: Adapter,
+    private readonly events?: Lifecycle,
+  ) {}
 
   changed(appId: string, channel: string, count: number, now: number): void {
     const key = `${appId}:${channel}`;
@@ -38,5 +42,6 @@ export class SubscriptionCounts {
     this.pending.delete(key);
     this.lastSent.set(key, now);
     this.adapter.publish(appId, channel, subscriptionCount(channel, count));
+    this.events?.emit({ type: 'subscription_count', appId, channel, count });
   }
 }

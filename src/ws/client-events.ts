@@ -26,6 +26,9 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
   // With clientEvents 'all' the sender may not be a member: fall back to its signed-in user (section 2.6).
   const userId = type === 'presence' ? (conn.presenceId(channel) ?? conn.user?.id) : undefined;
   ctx.adapter.publish(app.id, channel, relayedClientEvent(frame, userId), conn.socketId);
+  if (ctx.events.active) {
+    ctx.events.emit({ type: 'client_event', appId: app.id, channel, event, data: frame.data, socketId: conn.socketId, userId });
+  }
 }
 
 /** A frame whose whole text is surely under the limit (UTF-8 takes at most 3 bytes per UTF-16 unit) needs no serialising. */

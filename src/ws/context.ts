@@ -3,6 +3,7 @@ import type { Adapter } from '../adapter/adapter.js';
 import type { AppRegistry } from '../apps/registry.js';
 import type { SubscriptionCounts } from '../channels/subscription-count.js';
 import type { HeraldConfig } from '../config/schema.js';
+import type { Lifecycle } from '../events/lifecycle.js';
 import type { Stats } from '../metrics/stats.js';
 
 /** What the WebSocket layer needs from the rest of the server. */
@@ -13,5 +14,6 @@ export interface WsContext {
   stats: Stats;
   logger: Logger;
   counts: SubscriptionCounts;
+  events: Lifecycle;
   isDraining(): boolean;
 }

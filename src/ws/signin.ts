@@ -35,14 +35,19 @@ export function signin(ctx: WsContext, conn: Connection, auth: string, userData:
     if (offline.length) events.push({ name: 'offline', user_ids: offline });
     conn.send(watchlistEvents(events));
   }
-  if (cameOnline) notifyWatchers(ctx, conn, 'online');
+  if (cameOnline) {
+    ctx.events.emit({ type: 'user_connected', appId: app.id, userId: parsed.id, socketId: conn.socketId });
+    notifyWatchers(ctx, conn, 'online');
+  }
 }
 
 /** Forgets a closing connection's sign-in; its watchers hear `offline` if it was the user's last. */
 export function signout(ctx: WsContext, conn: Connection): void {
   if (!conn.user) return;
   ctx.adapter.unwatch(conn);
-  if (ctx.adapter.signOut(conn) && conn.app.watchlistEvents) notifyWatchers(ctx, conn, 'offline');
+  if (!ctx.adapter.signOut(conn)) return;
+  ctx.events.emit({ type: 'user_disconnected', appId: conn.app.id, userId: conn.user.id, socketId: conn.socketId });
+  if (conn.app.watchlistEvents) notifyWatchers(ctx, conn, 'offline');
 }
 
 function notifyWatchers(ctx: WsContext, conn: Connection, name: 'online' | 'offline'): void {

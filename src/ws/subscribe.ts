@@ -51,10 +51,13 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
     if (kind.cache) {
       const cached = ctx.adapter.cached(app.id, channel);
       conn.send(cached ? channelEvent(cached.event, channel, JSON.stringify(cached.data)) : cacheMiss(channel));
+      if (!cached) ctx.events.emit({ type: 'cache_miss', appId: app.id, channel });
     }
   });
+  if (outcome.occupied) ctx.events.emit({ type: 'channel_occupied', appId: app.id, channel });
   if (verdict.member && outcome.memberAdded) {
     ctx.adapter.publish(app.id, channel, memberAdded(channel, verdict.member.id, verdict.member.info), conn.socketId);
+    ctx.events.emit({ type: 'member_added', appId: app.id, channel, userId: verdict.member.id });
   }
   if (app.subscriptionCount && kind.type !== 'presence') {
     ctx.counts.changed(app.id, channel, outcome.subscriptionCount, Date.now());
@@ -72,7 +75,9 @@ export function announceLeave(ctx: WsContext, conn: Connection, channel: string,
   const { app } = conn;
   if (memberId !== undefined && outcome.memberRemoved) {
     ctx.adapter.publish(app.id, channel, memberRemoved(channel, memberId), conn.socketId);
+    ctx.events.emit({ type: 'member_removed', appId: app.id, channel, userId: memberId });
   }
+  if (outcome.vacated) ctx.events.emit({ type: 'channel_vacated', appId: app.id, channel });
   if (app.subscriptionCount && memberId === undefined && channelKind(channel).type !== 'presence') {
     ctx.counts.changed(app.id, channel, outcome.subscriptionCount, Date.now());
   }

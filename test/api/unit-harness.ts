@@ -8,6 +8,7 @@ import { LocalAdapter } from '../../src/adapter/local.js';
 import { topicOf } from '../../src/channels/topics.js';
 import { StaticAppRegistry } from '../../src/apps/registry.js';
 import { serverSchema, type AppInput, type ServerInput } from '../../src/config/schema.js';
+import { Lifecycle } from '../../src/events/lifecycle.js';
 import { Stats } from '../../src/metrics/stats.js';
 import { apiContext, apiRoutes, instrument } from '../../src/api/routes.js';
 import type { ApiContext } from '../../src/api/context.js';
@@ -54,6 +55,7 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
       adapter,
       stats,
       logger: pino({ level: process.env.API_TEST_LOG ?? 'silent' }),
+      events: new Lifecycle(),
       startedAt: clock.now - 42_500,
       isDraining: () => state.draining,
     },
