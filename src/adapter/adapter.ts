@@ -18,8 +18,12 @@ export interface ChannelInfo {
  * next frame is handled; queries that a shared implementation answers over the network are async.
  */
 export interface Adapter {
-  /** Delivers one serialized frame to every subscriber of the channel, except `exceptSocketId`. */
-  publish(appId: string, channel: string, frame: string, exceptSocketId?: string): void;
+  /**
+   * Delivers one serialized frame to every subscriber of the channel, except `exceptSocketId`.
+   * `localOnly` keeps it on this node: for sources every node receives anyway (Redis ingest), so
+   * that each subscriber still gets the event once.
+   */
+  publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void;
 
   /** Registers an opened connection and gives it its socket id. */
   addConnection(conn: Connection): void;

@@ -14,7 +14,8 @@ export function publishEvent(
   event: string,
   data: string,
   exceptSocketId?: string,
+  localOnly?: boolean,
 ): void {
-  adapter.publish(app.id, channel, channelEvent(event, channel, JSON.stringify(data)), exceptSocketId);
+  adapter.publish(app.id, channel, channelEvent(event, channel, JSON.stringify(data)), exceptSocketId, localOnly);
   if (channelKind(channel).cache) adapter.cache(app.id, channel, event, data, app.cacheTtl);
 }
