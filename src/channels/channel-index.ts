@@ -2,8 +2,8 @@
  * Occupied channels per app with their subscription counts, kept as subscriptions change so that
  * listing channels costs what the answer holds, not the size of the node. Plain data, no I/O.
  *
- * Per channel: one Map entry (name → count) and one slot in a sorted list of names; the name itself
- * is the string the subscribing connection already holds. See the README (HTTP API) for the figures.
+ * Per channel: its name in a sorted list of names (a pointer and the string), and a Map entry for its
+ * count only when more than one connection shares it. See the README (HTTP API) for the figures.
  */
 
 /** Names per block: inserts move at most this many pointers, lookups are two binary searches. */
@@ -55,6 +55,11 @@ export class SortedNames {
     if (block.length === 0) this.blocks.splice(b, 1);
     else this.mergeSmall(b);
     return true;
+  }
+
+  has(name: string): boolean {
+    const block = this.blocks[this.blockOf(name)];
+    return block !== undefined && block[lowerBound(block, name)] === name;
   }
 
   /** The first position whose name is `>= key` (past the end when none is). */
@@ -124,8 +129,13 @@ function pastPrefix(prefix: string): string {
 }
 
 interface AppChannels {
-  counts: Map<string, number>;
+  /** Every occupied channel. */
   names: SortedNames;
+  /**
+   * Counts of the channels with more than one subscriber; the others have one. Most channels of a
+   * busy node are one connection's own (`private-user.{id}`), and so cost no Map entry.
+   */
+  shared: Map<string, number>;
 }
 
 /** One page of a listing: `names[k]` has `subscriptionCounts[k]` subscribers. */
@@ -161,23 +171,30 @@ export class ChannelIndex {
   set(appId: string, channel: string, count: number): void {
     let app = this.apps.get(appId);
     if (count > 0) {
-      if (!app) this.apps.set(appId, (app = { counts: new Map(), names: new SortedNames(this.blockSize) }));
-      const before = app.counts.size;
-      app.counts.set(channel, count);
-      if (app.counts.size !== before) app.names.add(channel);
-    } else if (app?.counts.delete(channel)) {
-      app.names.delete(channel);
-      if (app.counts.size === 0) this.apps.delete(appId);
+      if (!app) this.apps.set(appId, (app = { shared: new Map(), names: new SortedNames(this.blockSize) }));
+      // A channel already in `shared` is already named; otherwise (0 → 1, 1 → 2) `add` finds out.
+      if (count > 1) {
+        if (app.shared.get(channel) === undefined) app.names.add(channel);
+        app.shared.set(channel, count);
+      } else {
+        app.shared.delete(channel);
+        app.names.add(channel);
+      }
+    } else if (app?.names.delete(channel)) {
+      app.shared.delete(channel);
+      if (app.names.size === 0) this.apps.delete(appId);
     }
   }
 
   count(appId: string, channel: string): number {
-    return this.apps.get(appId)?.counts.get(channel) ?? 0;
+    const app = this.apps.get(appId);
+    if (!app) return 0;
+    return app.shared.get(channel) ?? (app.names.has(channel) ? 1 : 0);
   }
 
   /** Occupied channels of the app, unlisted ones included. */
   size(appId: string): number {
-    return this.apps.get(appId)?.counts.size ?? 0;
+    return this.apps.get(appId)?.names.size ?? 0;
   }
 
   /** Listed channels starting with `prefix`, in name order: O(log n + page size). */
@@ -185,7 +202,7 @@ export class ChannelIndex {
     const page: ChannelPage = { names: [], subscriptionCounts: [], next: undefined };
     const app = this.apps.get(appId);
     if (!app) return page;
-    const { names, counts } = app;
+    const { names, shared } = app;
     const at = names.seek(after !== undefined && after > prefix ? after : prefix);
     for (let name = names.next(at); name !== undefined && name.startsWith(prefix); name = names.next(at)) {
       if (name === after) continue;
@@ -199,7 +216,7 @@ export class ChannelIndex {
         break;
       }
       page.names.push(name);
-      page.subscriptionCounts.push(counts.get(name)!);
+      page.subscriptionCounts.push(shared.get(name) ?? 1);
     }
     return page;
   }

@@ -49,7 +49,10 @@ describe('SortedNames', () => {
           expect(names.add(name)).toBe(!model.has(name));
           model.add(name);
         }
-        if (step % 97 === 0) expect([...names]).toEqual([...model].sort());
+        if (step % 97 === 0) {
+          expect([...names]).toEqual([...model].sort());
+          for (let k = 0; k < 300; k += 7) expect(names.has(`c${k}`)).toBe(model.has(`c${k}`));
+        }
         expect(names.size).toBe(model.size);
       }
       for (const name of [...model]) names.delete(name);
@@ -107,6 +110,16 @@ describe('ChannelIndex', () => {
     expect(index.size('a1')).toBe(0);
     expect(index.page('a1', { prefix: '', limit: 10 })).toEqual({ names: [], subscriptionCounts: [], next: undefined });
     expect(index.page('a2', { prefix: '', limit: 10 })).toEqual({ names: ['news'], subscriptionCounts: [2], next: undefined });
+  });
+
+  it('counts through every transition: 0 → 1 → 2 → 1 → 0, 0 → 3 → 0, 2 → 5', () => {
+    const index = new ChannelIndex(UNLISTED, 2);
+    const seen: number[] = [];
+    for (const count of [1, 2, 1, 0, 3, 0, 2, 5, 1, 1, 4, 4, 0, 0]) {
+      index.set('a', 'c', count);
+      seen.push(index.count('a', 'c'), index.size('a'), index.page('a', { prefix: '', limit: 5 }).subscriptionCounts[0] ?? 0);
+    }
+    expect(seen).toEqual([1, 2, 1, 0, 3, 0, 2, 5, 1, 1, 4, 4, 0, 0].flatMap((n) => [n, n > 0 ? 1 : 0, n]));
   });
 
   it('lists by prefix with counts, and never the unlisted user channels', () => {
@@ -193,6 +206,10 @@ describe('ChannelIndex', () => {
       if (step % 500 === 499) {
         for (const [id, m] of models) {
           expect(index.size(id)).toBe(m.size);
+          for (let k = 0; k < 50; k++) {
+            const probe = shapes[rnd(shapes.length)]! + rnd(400);
+            expect([probe, index.count(id, probe)]).toEqual([probe, m.get(probe) ?? 0]);
+          }
           for (const prefix of prefixes) {
             const want = expected(m, prefix);
             expect(listAll(index, id, prefix, 1 + rnd(64))).toEqual(want);
