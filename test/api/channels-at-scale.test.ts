@@ -4,7 +4,7 @@
  * signed-in users, queried with the official `pusher` SDK. The listing spans several pages of the
  * channel index, and must stay exact through unsubscribes, closes and terminations.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signChannel, signUser } from '../../protocol/signing.js';
 import { CHANNELS_PAGE } from '../../src/api/channels.js';
 import { sleep } from '../helpers/clients.js';
+import { startHeraldProcess } from '../helpers/herald-process.js';
 import { freePort } from '../helpers/net.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -22,9 +23,7 @@ const CONNECTIONS = 2500;
 const FEEDERS = 500;
 const FEEDS = 20;
 const ROOMS = 25;
-const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'herald-channels-scale-'));
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
 
 interface Client {
   ws: RawClient;
@@ -39,23 +38,10 @@ let sdk: Pusher;
 let port: number;
 const clients: Client[] = [];
 
-/** Starts the CLI as its own process and resolves once it listens. */
 function startHerald(): Promise<ChildProcess> {
   const configFile = join(dir, 'herald.json');
   writeFileSync(configFile, JSON.stringify({ apps: [{ ...APP, userAuthentication: true, maxPresenceMembers: 1000 }] }));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--config', configFile, '--host', '127.0.0.1', '--port', String(port)], {
-    cwd: root,
-    env: { ...cleanEnv, HERALD_METRICS_ENABLED: 'false' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Herald listening')) resolve(child);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`herald exited (${code}) before listening:\n${out}`)));
-  });
+  return startHeraldProcess(['--config', configFile, '--host', '127.0.0.1', '--port', String(port)]);
 }
 
 async function open(): Promise<Client> {
