@@ -13,8 +13,6 @@ export interface Socket {
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;
-  /** Allocates the list on every call. */
-  getTopics(): string[];
   /** Publish to a topic, skipping this socket. */
   publish(topic: string, message: string): boolean;
   ping(): number;
