@@ -235,7 +235,8 @@ export function cases(quick: boolean): Case[] {
     ],
     run: (ctx) => {
       const d = dur(ctx, 10_000, 3_000);
-      const params = { connections: queryConns, fanoutSubscribers: quick ? 200 : 1000, fanoutEventsPerSec: 20, durationMs: d, queryIntervalMs: 250 };
+      // The fan-out is a probe for stalls, light enough not to load the box: 50 events/s to 100 subscribers.
+      const params = { connections: queryConns, fanoutSubscribers: quick ? 50 : 100, fanoutEventsPerSec: 50, durationMs: d, queryIntervalMs: 250 };
       return withWorker(ctx, (w) => w.call<Figures>('queries', params, budget(3, d, queryConns)));
     },
   });
