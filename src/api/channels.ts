@@ -40,22 +40,22 @@ export function channelsHandler(ctx: ApiContext): HttpHandler {
       return fail(400, 'info=user_count requires filter_by_prefix starting with presence-');
     }
 
-    const body = new AsciiBuilder().bytes(OPEN);
+    const body = new AsciiBuilder().raw(OPEN);
     let after: string | undefined;
     for (;;) {
       const page = await ctx.adapter.channels(app.id, { prefix, after, limit: CHANNELS_PAGE });
       const { names, subscriptionCounts } = page;
       for (let k = 0; k < names.length; k++) {
         const name = names[k]!;
-        body.bytes(after === undefined && k === 0 ? QUOTE : COMMA_QUOTE).text(name);
-        if (userCount) body.bytes(USER_COUNT).int(ctx.adapter.memberCount(app.id, name));
-        if (subscriptionCount) body.bytes(userCount ? AND_SUBSCRIPTION_COUNT : SUBSCRIPTION_COUNT).int(subscriptionCounts[k]!);
-        body.bytes(userCount || subscriptionCount ? CLOSE : EMPTY);
+        body.raw(after === undefined && k === 0 ? QUOTE : COMMA_QUOTE).text(name);
+        if (userCount) body.raw(USER_COUNT).int(ctx.adapter.memberCount(app.id, name));
+        if (subscriptionCount) body.raw(userCount ? AND_SUBSCRIPTION_COUNT : SUBSCRIPTION_COUNT).int(subscriptionCounts[k]!);
+        body.raw(userCount || subscriptionCount ? CLOSE : EMPTY);
       }
       if (page.next === undefined) break;
       after = page.next;
       await nextTurn();
     }
-    return { status: 200, body: body.bytes(END).toString() };
+    return { status: 200, body: body.raw(END).view() };
   });
 }

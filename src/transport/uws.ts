@@ -74,7 +74,8 @@ const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 
 export interface HttpReply {
   status: number;
-  body: string;
+  /** JSON text, or its UTF-8 bytes (a large body written as bytes needs no string at all). */
+  body: string | Uint8Array;
   headers?: Record<string, string>;
 }
 

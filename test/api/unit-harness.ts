@@ -127,7 +127,8 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
       if (reply) break;
     }
     reply ??= await instrument(ctx, 'not_found', notFound)({} as HttpRequest);
-    return { status: reply.status, headers: reply.headers ?? {}, body: JSON.parse(reply.body || 'null') as any, raw: reply.body };
+    const raw = typeof reply.body === 'string' ? reply.body : Buffer.from(reply.body).toString();
+    return { status: reply.status, headers: reply.headers ?? {}, body: JSON.parse(raw || 'null') as any, raw };
   }
 
   /** A request signed as the official SDKs sign it (path without the prefix). */
