@@ -29,13 +29,11 @@ export class AsciiBuilder {
 
   /** A non-negative integer in decimal. */
   int(n: number): this {
-    this.room(16);
-    const start = this.length;
-    do {
-      this.buf[this.length++] = 48 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
-    this.buf.subarray(start, this.length).reverse();
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    this.room(digits);
+    this.length += digits;
+    for (let at = this.length; at > this.length - digits; n = Math.floor(n / 10)) this.buf[--at] = 48 + (n % 10);
     return this;
   }
 
