@@ -45,8 +45,11 @@ function startHerald(): Promise<ChildProcess> {
 }
 
 async function open(): Promise<Client> {
-  const { client, socketId } = await RawClient.established(port, `/app/${APP.key}?protocol=7&client=js&version=8.6.0&flash=false`);
-  return { ws: client, socketId, channels: new Map() };
+  const ws = await RawClient.connect(port, `/app/${APP.key}?protocol=7&client=js&version=8.6.0&flash=false`);
+  // A generous wait: thousands of handshakes at once on a loaded machine.
+  const established = await ws.next('pusher:connection_established', 20_000);
+  const socketId = (JSON.parse(established.data as string) as { socket_id: string }).socket_id;
+  return { ws, socketId, channels: new Map() };
 }
 
 function enter(client: Client, channel: string, userId = ''): void {
