@@ -218,6 +218,28 @@ export function cases(quick: boolean): Case[] {
       return withWorker(ctx, (w) => w.call<Figures>('presence', params, budget(2, d, 200)));
     },
   });
+  const queryConns = quick ? 1000 : 19_500;
+  list.push({
+    scenario: 'queries',
+    name: `channel-queries-${round(queryConns / 1000, 1)}k`,
+    keyMetrics: [
+      { key: 'all_median_ms', better: 'lower', label: 'GET /channels, every channel: median time per call (ms)' },
+      { key: 'all_max_ms', better: 'lower', label: 'GET /channels, every channel: max time per call (ms)' },
+      { key: 'filtered_median_ms', better: 'lower', label: 'GET /channels, filter_by_prefix matching 1/10: median (ms)' },
+      { key: 'filtered_max_ms', better: 'lower', label: 'GET /channels, filter_by_prefix matching 1/10: max (ms)' },
+      { key: 'all_cpu_ms', better: 'lower', label: 'GET /channels, every channel: server CPU per call (ms)' },
+      { key: 'filtered_cpu_ms', better: 'lower', label: 'GET /channels, filter_by_prefix matching 1/10: server CPU per call (ms)' },
+      { key: 'quiet_p99_ms', better: 'lower', label: 'concurrent fan-out p99 latency without queries (ms)' },
+      { key: 'queries_p99_ms', better: 'lower', label: 'concurrent fan-out p99 latency with a query every 250 ms (ms)' },
+      { key: 'queries_max_ms', better: 'lower', label: 'concurrent fan-out max latency with queries (ms)' },
+    ],
+    run: (ctx) => {
+      const d = dur(ctx, 10_000, 3_000);
+      // The fan-out is a probe for stalls, light enough not to load the box: 50 events/s to 100 subscribers.
+      const params = { connections: queryConns, fanoutSubscribers: quick ? 50 : 100, fanoutEventsPerSec: 50, durationMs: d, queryIntervalMs: 250 };
+      return withWorker(ctx, (w) => w.call<Figures>('queries', params, budget(3, d, queryConns)));
+    },
+  });
   const pairs = quick ? 100 : 500;
   list.push({
     scenario: 'client',
@@ -259,6 +281,10 @@ export function goals(caseNames: string[]): Goal[] {
   }
   for (const c of caseNames.filter((n) => n.startsWith('rest-'))) {
     g.push({ caseName: c, metric: 'events_per_cpu_s', peer: 'soketi', op: '>=', limit: 3, text: 'at least 3x Soketi events per CPU-second' });
+  }
+  for (const c of caseNames.filter((n) => n.startsWith('channel-queries-'))) {
+    g.push({ caseName: c, metric: 'all_median_ms', peer: 'soketi', op: '<=', limit: 0.5, text: 'GET /channels (all) at most half of Soketi\'s time' });
+    g.push({ caseName: c, metric: 'filtered_median_ms', peer: 'soketi', op: '<=', limit: 0.5, text: 'GET /channels (1/10 prefix) at most half of Soketi\'s time' });
   }
   if (caseNames.includes('client-events')) {
     g.push({ caseName: 'client-events', metric: 'cpu_us_per_relayed', peer: 'bare', op: '<=', limit: 1.3, text: 'CPU/relayed event within 1.3x of bare' });

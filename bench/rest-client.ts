@@ -243,10 +243,19 @@ export class RestClient {
   }
 
   post(path: string, body: string): Promise<string> {
-    if (this.closed) return Promise.reject(new Error(`REST POST ${path}: client closed`));
     const text =
       `POST ${path}?${signedQuery(this.creds, 'POST', path, body)} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    return this.request(path, text);
+  }
+
+  /** A signed GET (`/apps/{id}/channels`…); `params` values must need no URL escaping. */
+  get(path: string, params: Record<string, string> = {}): Promise<string> {
+    return this.request(path, `GET ${path}?${signedQuery(this.creds, 'GET', path, undefined, params)} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n\r\n`);
+  }
+
+  private request(path: string, text: string): Promise<string> {
+    if (this.closed) return Promise.reject(new Error(`REST ${path}: client closed`));
     return new Promise((resolve, reject) => {
       const req: Pending = { text, path, resolve, reject };
       let conn = this.idle.pop();
@@ -267,9 +276,9 @@ export class RestClient {
       const req = conn.req;
       conn.req = null;
       this.dropSocket(conn);
-      req?.reject(new Error(`REST POST ${req.path}: client closed`));
+      req?.reject(new Error(`REST ${req.path}: client closed`));
     }
-    for (const req of this.queue.splice(0)) req.reject(new Error(`REST POST ${req.path}: client closed`));
+    for (const req of this.queue.splice(0)) req.reject(new Error(`REST ${req.path}: client closed`));
   }
 
   private send(conn: Conn, req: Pending): void {
@@ -303,7 +312,7 @@ export class RestClient {
       const req = conn.req;
       if (!req) return;
       conn.req = null;
-      req.reject(new Error(`REST POST ${req.path}: connection closed before the response${lastError ? ` (${lastError})` : ''}`));
+      req.reject(new Error(`REST ${req.path}: connection closed before the response${lastError ? ` (${lastError})` : ''}`));
       this.release(conn);
     });
     conn.socket = socket;
@@ -334,7 +343,7 @@ export class RestClient {
       } catch (e) {
         conn.req = null;
         this.dropSocket(conn);
-        req.reject(new Error(`REST POST ${req.path}: ${(e as Error).message}`));
+        req.reject(new Error(`REST ${req.path}: ${(e as Error).message}`));
         this.release(conn);
         return;
       }
@@ -353,7 +362,7 @@ export class RestClient {
       if (parsed.status < 300) {
         this.requests++;
         req.resolve(parsed.body);
-      } else req.reject(new RestError(parsed.status, parsed.body, `POST ${req.path}`));
+      } else req.reject(new RestError(parsed.status, parsed.body, req.path));
       this.release(conn);
       return;
     }
@@ -380,7 +389,7 @@ export class RestClient {
       if (!req || now - conn.sentAt <= this.timeoutMs) continue;
       conn.req = null;
       this.dropSocket(conn);
-      req.reject(new Error(`REST POST ${req.path} timed out after ${this.timeoutMs} ms`));
+      req.reject(new Error(`REST ${req.path} timed out after ${this.timeoutMs} ms`));
       this.release(conn);
     }
   }

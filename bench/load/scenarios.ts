@@ -3,7 +3,7 @@
  * connections, the REST triggers and the latency clock are all here, so trigger-to-receive latency is
  * measured on one clock. Server CPU is read from /proc/{serverPid} around each measured phase.
  */
-import { LostMessagesError, nowUs, round, sleep, withTimeout } from '../common.js';
+import { APP, LostMessagesError, median, nowUs, round, sleep, withTimeout } from '../common.js';
 import { Histogram } from '../histogram.js';
 import { CpuMeter } from '../proc.js';
 import { RestClient } from '../rest-client.js';
@@ -563,5 +563,157 @@ export async function clientEvents(env: Env, p: ClientEventParams): Promise<Figu
     rtt_p50_ms: lat.p50,
     rtt_p99_ms: lat.p99,
     rtt_max_ms: lat.max,
+  };
+}
+
+// ───────────────────────────── channel queries under load ─────────────────────────────
+
+export interface QueriesParams {
+  /** Connections, each on its own `private-user.{id}` channel. */
+  connections: number;
+  /** The first this many connections also subscribe to `fanout`, which gets events at a steady rate. */
+  fanoutSubscribers: number;
+  fanoutEventsPerSec: number;
+  /** Length of the quiet phase and of the query phase. */
+  durationMs: number;
+  /** Pause between two `GET /channels` calls in the query phase (they alternate unfiltered and filtered). */
+  queryIntervalMs: number;
+}
+
+/**
+ * Ids spread so that one decimal prefix matches a tenth of the channels: connection i is user
+ * 1{i%10}{i/10, 4 digits}, so `private-user.13` holds exactly the connections with i % 10 === 3.
+ */
+const queryUserId = (i: number): number => 100_000 + (i % 10) * 10_000 + Math.floor(i / 10);
+const QUERY_FILTER = 'private-user.13';
+
+/** Members in a `{"channels":{…}}` body, counted without parsing it (this process also times deliveries). */
+function countListed(body: string): number {
+  let n = 0;
+  for (let at = body.indexOf('":{'); at !== -1; at = body.indexOf('":{', at + 3)) n++;
+  return n - 1;
+}
+
+/**
+ * `GET /channels` (unfiltered, then filtered to a tenth) against a node holding many channels, while
+ * a steady fan-out runs: the time per call, and the fan-out's delivery latency without and with the
+ * queries (a call that holds the event loop shows up as a p99 bump).
+ */
+export async function channelQueries(env: Env, p: QueriesParams): Promise<Figures> {
+  const pool = new Pool(env.host, env.port);
+  const conn = await pool.connect(0, p.connections, (i) => [
+    { channel: `private-user.${queryUserId(i)}`, kind: 'private' },
+    ...(i < p.fanoutSubscribers ? [{ channel: 'fanout', kind: 'public' as const }] : []),
+  ]);
+  env.log(`queries: ${p.connections} private channels subscribed in ${Math.round(conn.ms)} ms`);
+  const expectAll = p.connections + 1;
+  let expectFiltered = 0;
+  for (let i = 0; i < p.connections; i++) if (String(queryUserId(i)).startsWith(QUERY_FILTER.slice('private-user.'.length))) expectFiltered++;
+
+  const rest = new RestClient({ host: env.host, port: env.port, connections: 2 });
+  // Its own socket, so that a trigger never waits behind a query in this process.
+  const queryClient = new RestClient({ host: env.host, port: env.port, connections: 1 });
+  const hist = new Histogram();
+  let seq = 0;
+  let delivered = 0;
+  let failure: Error | null = null;
+  pool.onBench = (c, t) => {
+    c.received++;
+    delivered++;
+    hist.record(nowUs() - t);
+  };
+  /** Fixed-rate fan-out for `ms`; resolves once every event reached every subscriber. */
+  const fanout = async (ms: number): Promise<void> => {
+    const d0 = delivered;
+    const events = Math.max(1, Math.round((p.fanoutEventsPerSec * ms) / 1000));
+    const t0 = performance.now();
+    for (let sent = 0; sent < events; sent++) {
+      if (failure) throw failure;
+      await sleep(Math.max(0, t0 + (sent * 1000) / p.fanoutEventsPerSec - performance.now()));
+      rest.trigger('fanout', 'bench', benchData(nowUs(), seq++, PAYLOAD)).catch((e: Error) => (failure ??= e));
+    }
+    await waitFor(
+      () => delivered - d0 === events * p.fanoutSubscribers || failure !== null,
+      15_000,
+      () => `queries: ${delivered - d0} of ${events * p.fanoutSubscribers} fan-out deliveries`,
+    );
+    if (failure) throw failure;
+  };
+
+  const calls = { all: [] as number[], filtered: [] as number[] };
+  const query = async (filtered: boolean): Promise<void> => {
+    const t0 = performance.now();
+    const body = await queryClient.get(`/apps/${APP.id}/channels`, filtered ? { filter_by_prefix: QUERY_FILTER } : {});
+    (filtered ? calls.filtered : calls.all).push(performance.now() - t0);
+    const listed = countListed(body);
+    const want = filtered ? expectFiltered : expectAll;
+    if (listed !== want) throw new Error(`queries: GET /channels${filtered ? ` filter_by_prefix=${QUERY_FILTER}` : ''} listed ${listed}, expected ${want}`);
+  };
+
+  await fanout(1000); // warm-up
+  for (let k = 0; k < 2; k++) {
+    await query(false);
+    await query(true);
+  }
+  calls.all.length = calls.filtered.length = 0;
+
+  // Server CPU per call, from back-to-back calls with nothing else running: wall times on a shared
+  // box include waiting for a core, CPU time does not.
+  const cpuPerCall = async (filtered: boolean, n: number): Promise<number> => {
+    const meter = new CpuMeter(env.serverPid);
+    for (let k = 0; k < n; k++) await query(filtered);
+    return meter.read().cpuMs / n;
+  };
+  const allCpuMs = await cpuPerCall(false, 10);
+  const filteredCpuMs = await cpuPerCall(true, 10);
+  calls.all.length = calls.filtered.length = 0;
+
+  hist.reset();
+  let cpu = new CpuMeter(env.serverPid);
+  await fanout(p.durationMs);
+  const quietCpu = cpu.read();
+  const quiet = hist.summaryMs();
+
+  hist.reset();
+  cpu = new CpuMeter(env.serverPid);
+  let querying = true;
+  const queries = (async () => {
+    for (let k = 0; querying; k++) {
+      await query(k % 2 === 1);
+      await sleep(p.queryIntervalMs);
+    }
+  })();
+  await fanout(p.durationMs);
+  querying = false;
+  await queries;
+  const busyCpu = cpu.read();
+  const busy = hist.summaryMs();
+
+  checkPerConn(pool.conns, (c) => (c.index < p.fanoutSubscribers ? seq : 0), 'queries');
+  pool.assertHealthy('queries');
+  rest.close();
+  queryClient.close();
+  pool.closeAll();
+  const ms = (v: number) => round(v, 2);
+  return {
+    connections: p.connections,
+    listed_all: expectAll,
+    listed_filtered: expectFiltered,
+    calls_all: calls.all.length,
+    calls_filtered: calls.filtered.length,
+    all_median_ms: ms(median(calls.all)),
+    all_max_ms: ms(Math.max(...calls.all)),
+    filtered_median_ms: ms(median(calls.filtered)),
+    filtered_max_ms: ms(Math.max(...calls.filtered)),
+    all_cpu_ms: ms(allCpuMs),
+    filtered_cpu_ms: ms(filteredCpuMs),
+    quiet_p50_ms: quiet.p50,
+    quiet_p99_ms: quiet.p99,
+    quiet_max_ms: quiet.max,
+    queries_p50_ms: busy.p50,
+    queries_p99_ms: busy.p99,
+    queries_max_ms: busy.max,
+    quiet_server_util: round(quietCpu.util, 2),
+    queries_server_util: round(busyCpu.util, 2),
   };
 }

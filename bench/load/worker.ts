@@ -71,6 +71,8 @@ async function handle(cmd: string, args: Record<string, unknown>): Promise<unkno
       return scenarios.presenceChurn(env!, args as unknown as scenarios.PresenceParams);
     case 'client':
       return scenarios.clientEvents(env!, args as unknown as scenarios.ClientEventParams);
+    case 'queries':
+      return scenarios.channelQueries(env!, args as unknown as scenarios.QueriesParams);
     default:
       throw new Error(`unknown command ${cmd}`);
   }

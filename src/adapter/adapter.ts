@@ -1,4 +1,5 @@
 import type { CachedEvent } from '../channels/cache.js';
+import type { ChannelPage, ChannelQuery } from '../channels/channel-index.js';
 import type { JoinOutcome, LeaveOutcome, PresenceMember, PresenceSnapshot } from '../channels/channels.js';
 import type { Connection } from '../ws/connection.js';
 
@@ -57,8 +58,11 @@ export interface Adapter {
   cache(appId: string, channel: string, event: string, data: string, ttlSeconds: number): void;
 
   channelInfo(appId: string, channel: string): Promise<ChannelInfo>;
-  /** Occupied channels, optionally only those starting with `prefix`. */
-  channels(appId: string, prefix?: string): Promise<Map<string, ChannelInfo>>;
+  /**
+   * One page of the occupied channels starting with `query.prefix`, in name order, without
+   * `#server-to-user-*`; callers page with `next` so that no call holds the event loop for long.
+   */
+  channels(appId: string, query: ChannelQuery): Promise<ChannelPage>;
   /** Distinct presence user ids. */
   users(appId: string, channel: string): Promise<string[]>;
   /** Connections signed in as that user, on every node. */

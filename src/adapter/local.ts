@@ -1,7 +1,8 @@
-import { PRESENCE_CHANNEL_PREFIX } from '../../protocol/names.js';
+import { USER_CHANNEL_PREFIX } from '../../protocol/names.js';
 import { EventCache, type CachedEvent } from '../channels/cache.js';
+import { ChannelIndex, type ChannelPage, type ChannelQuery } from '../channels/channel-index.js';
 import { PresenceTable, type JoinOutcome, type LeaveOutcome, type PresenceMember } from '../channels/channels.js';
-import { channelOfTopic, topicOf } from '../channels/topics.js';
+import { topicOf } from '../channels/topics.js';
 import { UserIndex } from '../channels/users.js';
 import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../ws/connection.js';
@@ -19,6 +20,7 @@ export class LocalAdapter implements Adapter {
   private readonly table = new PresenceTable();
   private readonly signedIn = new UserIndex<Connection>();
   private readonly eventCache = new EventCache();
+  private readonly index = new ChannelIndex(USER_CHANNEL_PREFIX);
   private readonly sockets = new ConnectionIndex();
   private readonly perApp = new Map<string, number>();
   /** Set while this adapter unsubscribes a socket: uWS then reports a leave that is already counted. */
@@ -75,6 +77,7 @@ export class LocalAdapter implements Adapter {
     conn.socket.subscribe(topic);
     conn.joined(channel, member?.id);
     const subscriptionCount = this.publisher.numSubscribers(topic);
+    this.index.set(conn.app.id, channel, subscriptionCount);
     const memberAdded = member !== undefined && this.table.join(conn.app.id, channel, member);
     return { subscriptionCount, occupied: subscriptionCount === 1, memberAdded };
   }
@@ -93,6 +96,7 @@ export class LocalAdapter implements Adapter {
 
   private leave(conn: Connection, channel: string, remaining: number): LeaveOutcome {
     const userId = conn.left(channel);
+    this.index.set(conn.app.id, channel, remaining);
     const memberRemoved = userId !== undefined && this.table.leave(conn.app.id, channel, userId);
     return { subscriptionCount: remaining, vacated: remaining === 0, memberRemoved };
   }
@@ -145,34 +149,12 @@ export class LocalAdapter implements Adapter {
     return this.info(appId, channel);
   }
 
-  /**
-   * Presence channels are listed from the member table. Any other prefix walks this node's
-   * connections and asks uWS for each one's topics: a cost per request that grows with the
-   * connections, paid instead of a name and a map entry per channel held all the time.
-   */
-  async channels(appId: string, prefix = ''): Promise<Map<string, ChannelInfo>> {
-    const names = new Set<string>();
-    if (prefix.startsWith(PRESENCE_CHANNEL_PREFIX)) {
-      for (const name of this.table.channels(appId)) if (name.startsWith(prefix)) names.add(name);
-    } else {
-      for (const conn of this.sockets.values()) {
-        if (conn.app.id !== appId || !conn.open) continue;
-        for (const topic of conn.socket.getTopics()) {
-          const name = channelOfTopic(appId, topic);
-          if (name.startsWith(prefix)) names.add(name);
-        }
-      }
-    }
-    const result = new Map<string, ChannelInfo>();
-    for (const name of names) {
-      const info = this.info(appId, name);
-      if (info.occupied) result.set(name, info);
-    }
-    return result;
+  async channels(appId: string, query: ChannelQuery): Promise<ChannelPage> {
+    return this.index.page(appId, query);
   }
 
   private info(appId: string, channel: string): ChannelInfo {
-    const subscriptionCount = this.publisher.numSubscribers(topicOf(appId, channel));
+    const subscriptionCount = this.index.count(appId, channel);
     return { occupied: subscriptionCount > 0, subscriptionCount, userCount: this.table.memberCount(appId, channel) };
   }
 

@@ -1,8 +1,7 @@
 /**
  * The shapes of channel membership, and who is in which presence channel on this node. Plain data,
  * no I/O; the adapter owns a `PresenceTable` and tells it about every presence join and leave.
- * Subscription counts are not kept here: uWS counts each topic's subscribers anyway, and a JS entry
- * per channel would cost every connection on its own private channel a map entry and a name.
+ * Subscription counts are kept by `ChannelIndex`.
  */
 export interface PresenceMember {
   id: string;
@@ -85,10 +84,5 @@ export class PresenceTable {
       }
     }
     return { ids, hash, count: ids.length };
-  }
-
-  /** The app's presence channels with members. */
-  channels(appId: string): Iterable<string> {
-    return this.apps.get(appId)?.keys() ?? [];
   }
 }

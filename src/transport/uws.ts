@@ -13,8 +13,6 @@ export interface Socket {
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;
-  /** Allocates the list on every call. */
-  getTopics(): string[];
   /** Publish to a topic, skipping this socket. */
   publish(topic: string, message: string): boolean;
   ping(): number;
@@ -76,7 +74,8 @@ const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 
 export interface HttpReply {
   status: number;
-  body: string;
+  /** JSON text, or its UTF-8 bytes (a large body written as bytes needs no string at all). */
+  body: string | Uint8Array;
   headers?: Record<string, string>;
 }
 

@@ -110,10 +110,22 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       adapter.subscribe(a, 'presence-x', { id: '1', info: undefined });
       adapter.subscribe(a, 'private-y');
       adapter.subscribe(b, 'presence-z', { id: '9', info: undefined });
-      expect([...(await adapter.channels('a1')).keys()].sort()).toEqual(['presence-x', 'private-y']);
-      expect(await adapter.channels('a1', 'presence-')).toEqual(
-        new Map([['presence-x', { occupied: true, subscriptionCount: 1, userCount: 1 }]]),
-      );
+      adapter.subscribe(a, '#server-to-user-1');
+      expect(await adapter.channels('a1', { prefix: '', limit: 10 })).toEqual({
+        names: ['presence-x', 'private-y'],
+        subscriptionCounts: [1, 1],
+        next: undefined,
+      });
+      expect(await adapter.channels('a1', { prefix: 'presence-', limit: 10 })).toEqual({
+        names: ['presence-x'],
+        subscriptionCounts: [1],
+        next: undefined,
+      });
+      const first = await adapter.channels('a1', { prefix: '', limit: 1 });
+      expect(first).toEqual({ names: ['presence-x'], subscriptionCounts: [1], next: 'presence-x' });
+      expect((await adapter.channels('a1', { prefix: '', after: first.next, limit: 1 })).names).toEqual(['private-y']);
+      adapter.unsubscribe(a, 'private-y');
+      expect((await adapter.channels('a1', { prefix: 'private-', limit: 10 })).names).toEqual([]);
     });
 
     it('counts an unsubscribe once, and every channel of a closing socket', async () => {

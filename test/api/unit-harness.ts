@@ -80,7 +80,6 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
       },
       unsubscribe: (topic) => subscribers.get(topic)?.delete(conn.socketId) ?? false,
       isSubscribed: (topic) => subscribers.get(topic)?.has(conn.socketId) ?? false,
-      getTopics: () => [...subscribers].filter(([, set]) => set.has(conn.socketId)).map(([topic]) => topic),
       publish: (topic, frame) => (deliveries.push({ topic, frame, except: conn.socketId }), true),
       ping: () => 1,
       end: (code, reason) => {
@@ -128,7 +127,8 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
       if (reply) break;
     }
     reply ??= await instrument(ctx, 'not_found', notFound)({} as HttpRequest);
-    return { status: reply.status, headers: reply.headers ?? {}, body: JSON.parse(reply.body || 'null') as any, raw: reply.body };
+    const raw = typeof reply.body === 'string' ? reply.body : Buffer.from(reply.body).toString();
+    return { status: reply.status, headers: reply.headers ?? {}, body: JSON.parse(raw || 'null') as any, raw };
   }
 
   /** A request signed as the official SDKs sign it (path without the prefix). */
