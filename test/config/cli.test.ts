@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { UWS_BUILDS, loadBuild, supportedCombinations } from '../../src/transport/engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
@@ -101,5 +102,22 @@ describe.concurrent('herald CLI', { timeout: 60_000 }, () => {
       port: `env-file:${envFile} (REVERB_SERVER_PORT)`,
       logLevel: 'flag:--debug',
     });
+  });
+
+  // On Node 20 / Debian 12 v20.57 cannot load (glibc 2.36); on Node 24 (.ci/node24) v20.30 cannot.
+  const refused = UWS_BUILDS.find((build) => 'reason' in loadBuild(build));
+  it.skipIf(refused === undefined)('start and check exit 1 with one line when the uWebSockets.js build cannot load', async () => {
+    const file = join(dir, 'engine.json');
+    writeFileSync(file, JSON.stringify({ port: 0, metricsEnabled: false, apps: [{ id: '1', key: 'k', secret: 's' }] }));
+    const runs = await Promise.all([herald(['start', '--config', file], { HERALD_UWS: refused!.version }), herald(['check', '--config', file], { HERALD_UWS: refused!.version })]);
+    for (const r of runs) {
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = stderrLines(r);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^herald: no native uWebSockets\\.js build loads on Node ${process.version.replace(/\./g, '\\.')} `));
+      expect(lines[0]).toContain(`(uws is set to ${refused!.version}): v${refused!.version}: `);
+      expect(lines[0]).toContain(supportedCombinations());
+    }
   });
 });
