@@ -137,6 +137,7 @@ export class Transport {
     this.app.ws<Holder<U>>(pattern, {
       maxPayloadLength: this.options.maxPayloadLength,
       maxBackpressure: this.options.maxBackpressure,
+      // v20.30 declares a number, v20.57 a boolean; both read 1 as on (test/ws/backpressure.test.ts runs on both).
       closeOnBackpressureLimit: 1,
       // Liveness is ours (pings, 4201 with a Pusher code), not uWS's silent idle close.
       idleTimeout: 0,
