@@ -81,6 +81,14 @@ describe('uWebSockets.js build selection', () => {
     expect(supportedCombinations()).toMatch(/Node 20\/22\/24\/25 and glibc >= 2\.38 \(uWebSockets\.js v20\.57\), or Node 20 and glibc >= 2\.27 \(uWebSockets\.js v20\.30\)/);
   });
 
+  it('package.json engines and the README name exactly the Node majors the builds cover', () => {
+    const root = join(import.meta.dirname, '../..');
+    const { engines } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+    const majors = [...new Set(UWS_BUILDS.flatMap((b) => b.node))].sort((a, b) => a - b);
+    expect(engines.node.split('||').map((range) => Number(/^\^(\d+)\./.exec(range.trim())?.[1]))).toEqual(majors);
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`\`engines\`: \`${engines.node}\``);
+  });
+
   it('says why a missing package does not load', () => {
     expect(loadBuild({ ...UWS_BUILDS[0]!, package: '@herald/not-installed' })).toEqual({ reason: '@herald/not-installed is not installed' });
     expect(loadBuild({ ...UWS_BUILDS[0]!, binaries: 'nowhere' })).toEqual({
