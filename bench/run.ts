@@ -1,10 +1,11 @@
 /**
  * Herald benchmark: `npm run bench -- [--scenario idle,fanout,channels,rest,presence,client]
  *   [--targets herald,soketi,bare] [--reps 3] [--quick] [--duration MS] [--idle-steps 1000,10000,19500]
- *   [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--root DIR]`
+ *   [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--root DIR] [--root-node PATH]`
  *
  * Target `herald-root` runs Herald inside the Debian 13 / Node 24 root that `.ci/node24` builds and
- * installs Herald into (default /var/cache/herald/trixie-root; run that first), as root (chroot).
+ * installs Herald into (default /var/cache/herald/trixie-root; run that first), as root (chroot), with
+ * the Node binary at --root-node inside it (default /opt/node/bin/node, the root's Node 24).
  *
  * --profile runs the servers under `node --cpu-prof` (profiles in bench/results/profiles/): for
  * finding hot spots only, since profiling changes the figures.
@@ -20,7 +21,7 @@ import { join, relative } from 'node:path';
 import { type Case, cases as allCases, goals } from './cases.js';
 import { median, round } from './common.js';
 import type { Figures } from './load/scenarios.js';
-import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, HERALD_CLI, ROOT, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
+import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
 
 interface Options {
   scenarios: string[] | null;
@@ -34,7 +35,7 @@ interface Options {
   results: string | null;
   bail: boolean;
   profile: boolean;
-  root: string;
+  root: Root;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -92,7 +93,10 @@ function parseArgs(argv: string[]): Options {
         o.profile = true;
         break;
       case '--root':
-        o.root = val();
+        o.root = { ...o.root, dir: val() };
+        break;
+      case '--root-node':
+        o.root = { ...o.root, node: val() };
         break;
       case '--help':
       case '-h':

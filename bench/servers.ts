@@ -22,7 +22,13 @@ export const LOG_DIR = join(BENCH_DIR, 'results', 'logs');
 
 export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root'] as const;
 /** `herald-root`: the Debian 13 + Node 24 root `.ci/node24` builds, with Herald installed in /herald. */
-export const DEFAULT_ROOT = '/var/cache/herald/trixie-root';
+export const DEFAULT_ROOT: Root = { dir: '/var/cache/herald/trixie-root', node: '/opt/node/bin/node' };
+
+/** A root directory and the Node binary inside it that runs Herald there. */
+export interface Root {
+  dir: string;
+  node: string;
+}
 export type TargetName = (typeof TARGETS)[number];
 
 export interface Pinning {
@@ -116,7 +122,7 @@ function heraldConfig(dir: string): string {
   return config;
 }
 
-async function specFor(target: TargetName, port: number, root: string): Promise<Spec> {
+async function specFor(target: TargetName, port: number, root: Root): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -131,10 +137,10 @@ async function specFor(target: TargetName, port: number, root: string): Promise<
     }
     case 'herald-root': {
       // The same start inside the root, with its own Node and node_modules (so its own uWebSockets.js).
-      if (!existsSync(join(root, 'herald', 'dist', 'src', 'cli.js'))) throw new Error(`no built Herald in ${root}/herald: run .ci/node24 first`);
-      const dir = mkdtempSync(join(root, 'tmp', 'herald-bench-'));
-      const config = `/${relative(root, heraldConfig(dir))}`;
-      const shell = [root, '/bin/sh', '-c', 'cd /herald && exec /opt/node/bin/node "$@"', 'sh'];
+      if (!existsSync(join(root.dir, 'herald', 'dist', 'src', 'cli.js'))) throw new Error(`no built Herald in ${root.dir}/herald: run .ci/node24 first`);
+      const dir = mkdtempSync(join(root.dir, 'tmp', 'herald-bench-'));
+      const config = `/${relative(root.dir, heraldConfig(dir))}`;
+      const shell = [root.dir, '/bin/sh', '-c', `cd /herald && exec ${root.node} "$@"`, 'sh'];
       return {
         cmd: 'chroot',
         args: [...shell, '--max-semi-space-size=1', 'dist/src/cli.js', 'start', '--port', String(port), '--config', config],
@@ -187,7 +193,7 @@ const TAIL = 64 * 1024;
 
 export async function startServer(
   target: TargetName,
-  opts: { core: number | null; logName: string; nodeFlags?: string[]; root?: string },
+  opts: { core: number | null; logName: string; nodeFlags?: string[]; root?: Root },
 ): Promise<ServerHandle> {
   const port = await freePort();
   const spec = await specFor(target, port, opts.root ?? DEFAULT_ROOT);
