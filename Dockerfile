@@ -26,6 +26,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 # Both uWebSockets.js packages carry binaries for every platform and Node ABI (~150 MB): keep this one's.
 RUN find node_modules -name 'uws_*.node' ! -name "uws_$(node -p 'process.platform + "_" + process.arch + "_" + process.versions.modules').node" -delete
 COPY --from=build /app/dist ./dist
+# Fail the build, with herald check's one line, if no native uWebSockets.js build loads on this base.
+RUN HERALD_APP_ID=build HERALD_APP_KEY=build HERALD_APP_SECRET=build node dist/src/cli.js check
 # The `node` user (uid 1000) comes with the official image; Herald writes nothing to disk.
 USER node
 # 8080: WebSockets (/app/{key}) and the HTTP API; 9601: Prometheus GET /metrics.

@@ -92,6 +92,10 @@ describe('Dockerfile', () => {
     expect(installs[0]!.args).toContain('--ignore-scripts');
     // Sources stay in the build stage.
     for (const copy of all(runtime, 'COPY')) expect(copy.args).not.toMatch(/^(src|protocol|test)\b/);
+    // `herald check` after the build is copied in: an image where no native uWS build loads fails to build.
+    const body = runtime.body.map((i) => `${i.op} ${i.args}`);
+    const check = body.findIndex((line) => /^RUN .*node dist\/src\/cli\.js check$/.test(line));
+    expect(check).toBeGreaterThan(body.findIndex((line) => line.startsWith('COPY --from=build')));
   });
 
   it('runs as a non-root user, exposes both ports and checks /up', () => {
