@@ -1,5 +1,6 @@
 /**
- * The only module that touches uWebSockets.js. Everything above it sees `Socket`, `HttpRequest`
+ * The one adapter over uWebSockets.js's API (engine.ts picks and loads the build, v20.30 or v20.57;
+ * differences between them are handled here). Everything above it sees `Socket`, `HttpRequest`
  * and `HttpReply`, so the engine can be swapped without touching protocol code.
  */
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
