@@ -1,12 +1,13 @@
 # syntax=docker/dockerfile:1
-# Herald: a Pusher Channels protocol server. Debian bookworm (glibc), as uWebSockets.js requires.
+# Herald: a Pusher Channels protocol server. Node 24 on Debian 13 trixie (glibc 2.41), where the
+# newer uWebSockets.js build (v20.57, glibc >= 2.38) loads; see README, Requirements.
 #   docker build -t herald .
 #   docker run -p 8080:8080 -p 9601:9601 -e HERALD_APP_ID=… -e HERALD_APP_KEY=… -e HERALD_APP_SECRET=… herald
 # Configuration is by environment (every option has a HERALD_* variable, see README), or mount a file
 # and run `start --config /etc/herald/herald.json` / `start --env-file /etc/herald/laravel.env`.
 
 # ---- build: dev dependencies + TypeScript → dist/ ---------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would compile before the sources are copied; the build runs below.
@@ -17,12 +18,16 @@ COPY src ./src
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only --------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-trixie-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# Both uWebSockets.js packages carry binaries for every platform and Node ABI (~150 MB): keep this one's.
+RUN find node_modules -name 'uws_*.node' ! -name "uws_$(node -p 'process.platform + "_" + process.arch + "_" + process.versions.modules').node" -delete
 COPY --from=build /app/dist ./dist
+# Fail the build, with herald check's one line, if no native uWebSockets.js build loads on this base.
+RUN HERALD_APP_ID=build HERALD_APP_KEY=build HERALD_APP_SECRET=build node dist/src/cli.js check
 # The `node` user (uid 1000) comes with the official image; Herald writes nothing to disk.
 USER node
 # 8080: WebSockets (/app/{key}) and the HTTP API; 9601: Prometheus GET /metrics.

@@ -1,7 +1,11 @@
 /**
  * Herald benchmark: `npm run bench -- [--scenario idle,fanout,channels,rest,presence,client]
  *   [--targets herald,soketi,bare] [--reps 3] [--quick] [--duration MS] [--idle-steps 1000,10000,19500]
- *   [--no-pin] [--no-build] [--results PATH] [--bail] [--profile]`
+ *   [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--root DIR] [--root-node PATH]`
+ *
+ * Target `herald-root` runs Herald inside the Debian 13 / Node 24 root that `.ci/node24` builds and
+ * installs Herald into (default /var/cache/herald/trixie-root; run that first), as root (chroot), with
+ * the Node binary at --root-node inside it (default /opt/node/bin/node, the root's Node 24).
  *
  * --profile runs the servers under `node --cpu-prof` (profiles in bench/results/profiles/): for
  * finding hot spots only, since profiling changes the figures.
@@ -17,7 +21,7 @@ import { join, relative } from 'node:path';
 import { type Case, cases as allCases, goals } from './cases.js';
 import { median, round } from './common.js';
 import type { Figures } from './load/scenarios.js';
-import { BENCH_DIR, BUILD_DIR, HERALD_CLI, ROOT, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
+import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
 
 interface Options {
   scenarios: string[] | null;
@@ -31,10 +35,11 @@ interface Options {
   results: string | null;
   bail: boolean;
   profile: boolean;
+  root: Root;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: null, targets: [...TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, pin: true, build: true, results: null, bail: false, profile: false };
+  const o: Options = { scenarios: null, targets: TARGETS.filter((t) => t !== 'herald-root'), reps: 0, quick: false, durationMs: null, idleSteps: null, pin: true, build: true, results: null, bail: false, profile: false, root: DEFAULT_ROOT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -86,6 +91,12 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--profile':
         o.profile = true;
+        break;
+      case '--root':
+        o.root = { ...o.root, dir: val() };
+        break;
+      case '--root-node':
+        o.root = { ...o.root, node: val() };
         break;
       case '--help':
       case '-h':
@@ -266,7 +277,7 @@ async function main(): Promise<void> {
         try {
           const logName = `${stamp}-${c.name}-${target}-${rep}`;
           const nodeFlags = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`, `--cpu-prof-name=${logName}.cpuprofile`] : [];
-          server = await startServer(target, { core: pin.server, logName, nodeFlags });
+          server = await startServer(target, { core: pin.server, logName, nodeFlags, root: o.root });
           rec.figures = await c.run({ server, loadCore: pin.load, quick: o.quick, durationMs: o.durationMs, idleSteps: o.idleSteps, log });
           if (!server.alive()) throw new Error(`${target} died during the run:\n${server.output().slice(-2000)}`);
         } catch (e) {

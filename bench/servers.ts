@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APP, TARGET_HOST, sleep } from './common.js';
 
@@ -20,7 +20,15 @@ export const SOKETI_BIN = join(SOKETI_DIR, 'node_modules', '@soketi', 'soketi', 
 export const HERALD_CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const LOG_DIR = join(BENCH_DIR, 'results', 'logs');
 
-export const TARGETS = ['herald', 'soketi', 'bare'] as const;
+export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root'] as const;
+/** `herald-root`: the Debian 13 + Node 24 root `.ci/node24` builds, with Herald installed in /herald. */
+export const DEFAULT_ROOT: Root = { dir: '/var/cache/herald/trixie-root', node: '/opt/node/bin/node' };
+
+/** A root directory and the Node binary inside it that runs Herald there. */
+export interface Root {
+  dir: string;
+  node: string;
+}
 export type TargetName = (typeof TARGETS)[number];
 
 export interface Pinning {
@@ -85,38 +93,58 @@ interface Spec {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   cleanup?: () => void;
+  /** Where in `args` Node's own flags go (default 0: `cmd` is node). */
+  nodeArgsAt?: number;
 }
 
-async function specFor(target: TargetName, port: number): Promise<Spec> {
+/** Herald's bench config, written into `dir`; returns the file. */
+function heraldConfig(dir: string): string {
+  const config = join(dir, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      host: TARGET_HOST,
+      apps: [
+        {
+          id: APP.id,
+          key: APP.key,
+          secret: APP.secret,
+          clientEvents: 'members',
+          clientEventRateLimit: 0,
+          maxPresenceMembers: 100_000,
+          maxChannelsPerConnection: 1000,
+        },
+      ],
+      metricsEnabled: false,
+      logLevel: 'warn',
+    }),
+  );
+  return config;
+}
+
+async function specFor(target: TargetName, port: number, root: Root): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
       const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
-      const config = join(dir, 'config.json');
-      writeFileSync(
-        config,
-        JSON.stringify({
-          host: TARGET_HOST,
-          apps: [
-            {
-              id: APP.id,
-              key: APP.key,
-              secret: APP.secret,
-              clientEvents: 'members',
-              clientEventRateLimit: 0,
-              maxPresenceMembers: 100_000,
-              maxChannelsPerConnection: 1000,
-            },
-          ],
-          metricsEnabled: false,
-          logLevel: 'warn',
-        }),
-      );
       return {
         cmd: process.execPath,
         // Started as the Dockerfile and `npm start` start it (README, Memory).
-        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', config],
+        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', heraldConfig(dir)],
         cwd: ROOT,
+        cleanup: () => rmSync(dir, { recursive: true, force: true }),
+      };
+    }
+    case 'herald-root': {
+      // The same start inside the root, with its own Node and node_modules (so its own uWebSockets.js).
+      if (!existsSync(join(root.dir, 'herald', 'dist', 'src', 'cli.js'))) throw new Error(`no built Herald in ${root.dir}/herald: run .ci/node24 first`);
+      const dir = mkdtempSync(join(root.dir, 'tmp', 'herald-bench-'));
+      const config = `/${relative(root.dir, heraldConfig(dir))}`;
+      const shell = [root.dir, '/bin/sh', '-c', `cd /herald && exec ${root.node} "$@"`, 'sh'];
+      return {
+        cmd: 'chroot',
+        args: [...shell, '--max-semi-space-size=1', 'dist/src/cli.js', 'start', '--port', String(port), '--config', config],
+        nodeArgsAt: shell.length,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
     }
@@ -165,11 +193,12 @@ const TAIL = 64 * 1024;
 
 export async function startServer(
   target: TargetName,
-  opts: { core: number | null; logName: string; nodeFlags?: string[] },
+  opts: { core: number | null; logName: string; nodeFlags?: string[]; root?: Root },
 ): Promise<ServerHandle> {
   const port = await freePort();
-  const spec = await specFor(target, port);
-  const [cmd, args] = pinned(opts.core, spec.cmd, [...(opts.nodeFlags ?? []), ...spec.args]);
+  const spec = await specFor(target, port, opts.root ?? DEFAULT_ROOT);
+  const at = spec.nodeArgsAt ?? 0;
+  const [cmd, args] = pinned(opts.core, spec.cmd, [...spec.args.slice(0, at), ...(opts.nodeFlags ?? []), ...spec.args.slice(at)]);
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = createWriteStream(join(LOG_DIR, `${opts.logName}.log`));
   // Only what the server needs: no NODE_OPTIONS or loader inherited from the tsx-run harness.

@@ -20,7 +20,7 @@ const PROGRAM_HELP = `herald: a Pusher Channels protocol server
 Usage:
   herald start  [options]   start the server
   herald config [options]   print the effective config (secrets masked) and where each value came from
-  herald check  [options]   validate the config: prints "ok", or one line per problem and exits 1
+  herald check  [options]   validate the config and the install: prints "ok", or one line per problem and exits 1
 
 Options:
   -h, --help       show help (also: herald <command> --help)
@@ -42,8 +42,8 @@ where every option that is not at its default came from. Warnings go to stderr.
 ${SOURCE_FLAGS}`,
   check: `Usage: herald check [options]
 
-Validates the config. Prints "ok" (warnings on stderr) and exits 0, or prints one line per problem on stderr
-and exits 1.
+Validates the config and that a native uWebSockets.js build loads on this Node and platform. Prints "ok"
+(warnings on stderr) and exits 0, or prints one line per problem on stderr and exits 1.
 
 ${SOURCE_FLAGS}`,
 };
@@ -110,8 +110,23 @@ async function load(opts: LoadOptions): Promise<LoadResult> {
   }
 }
 
+/** Loads the uWebSockets.js build the config asks for, or prints why none loads (one line) and exits 1. */
+async function requireUws(choice: LoadResult['config']['uws']): Promise<void> {
+  const { loadUws, UwsUnavailableError } = await import('./transport/engine.js');
+  try {
+    loadUws(choice);
+  } catch (err) {
+    if (err instanceof UwsUnavailableError) {
+      process.stderr.write(`herald: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
 async function start(opts: LoadOptions): Promise<void> {
   const { config, sources, warnings } = await load(opts);
+  await requireUws(config.uws);
   const { DEV_APP_SOURCE } = await import('./config/load.js');
   const { createLogger } = await import('./log.js');
   const logger = createLogger(config);
@@ -161,8 +176,9 @@ async function printConfig(opts: LoadOptions): Promise<void> {
 }
 
 async function check(opts: LoadOptions): Promise<void> {
-  const { warnings } = await load(opts);
+  const { config, warnings } = await load(opts);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  await requireUws(config.uws);
   process.stdout.write('ok\n');
 }
 

@@ -9,6 +9,7 @@ import type { HeraldConfig } from './config/schema.js';
 import { Lifecycle } from './events/lifecycle.js';
 import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js';
 import { Stats } from './metrics/stats.js';
+import { loadUws } from './transport/engine.js';
 import { Transport } from './transport/uws.js';
 import type { WsContext } from './ws/context.js';
 import { monotonicMs } from './ws/clock.js';
@@ -38,7 +39,9 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
   let draining = false;
   const isDraining = () => draining;
 
+  const engine = loadUws(config.uws);
   const transport = new Transport({
+    uws: config.uws,
     tls: config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey, passphrase: config.tlsPassphrase } : undefined,
     maxPayloadLength: config.maxPayloadLength,
     maxBackpressure: config.maxBackpressure,
@@ -76,6 +79,11 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
     adapter.sweep(now);
   }, sweepInterval(ctx));
 
+  const { build, packageVersion, skipped } = engine;
+  logger.info(
+    { uws: build.version, package: `${build.package}@${packageVersion}`, node: process.version, skipped },
+    `uWebSockets.js v${build.version} (${build.package}@${packageVersion}, native) on Node ${process.version}`,
+  );
   const scheme = transport.secure ? 'https' : 'http';
   logger.info({ host: config.host, port, apps: config.apps.map((app) => app.id) }, `Herald listening on ${scheme}://${config.host}:${port}${config.pathPrefix}`);
 

@@ -18,6 +18,8 @@ const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().min(0);
 
 export const clientEventModes = ['none', 'members', 'all'] as const;
+/** uWebSockets.js builds by version (src/transport/engine.ts), or the newest that loads. */
+export const uwsChoices = ['auto', '20.57', '20.30'] as const;
 
 export const appSchema = z.object({
   id: opt(z.string().min(1), { env: 'HERALD_APP_ID', doc: 'App id: the `{id}` in REST paths `/apps/{id}/…`.' }),
@@ -135,6 +137,10 @@ export const serverSchema = z.object({
   shutdownGracePeriod: opt(nonNegativeInt.default(10), {
     env: 'HERALD_SHUTDOWN_GRACE_PERIOD',
     doc: 'Seconds to wait on SIGTERM/SIGINT for clients to close after 4200 before exiting.',
+  }),
+  uws: opt(z.enum(uwsChoices).default('auto'), {
+    env: 'HERALD_UWS',
+    doc: 'uWebSockets.js build: `auto` (the newest whose native binary loads here), or `20.57` / `20.30` to insist on one (start fails if it does not load).',
   }),
   tlsCert: opt(z.string().optional(), { env: 'HERALD_TLS_CERT', doc: 'PEM certificate file; with `tlsKey`, serve wss:// and https:// directly.' }),
   tlsKey: opt(z.string().optional(), { env: 'HERALD_TLS_KEY', doc: 'PEM private key file for `tlsCert`.', secret: true }),

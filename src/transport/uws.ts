@@ -1,11 +1,10 @@
 /**
- * The only module that touches uWebSockets.js. Everything above it sees `Socket`, `HttpRequest`
+ * The one adapter over uWebSockets.js's API (engine.ts picks and loads the build, v20.30 or v20.57;
+ * differences between them are handled here). Everything above it sees `Socket`, `HttpRequest`
  * and `HttpReply`, so the engine can be swapped without touching protocol code.
  */
-import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
-
-const uws = createRequire(import.meta.url)('@trufflesuite/uws-js-unofficial') as typeof UWS;
+import { loadUws, type UwsChoice, type UwsModule } from './engine.js';
 
 /** What the protocol layer may do with one WebSocket. */
 export interface Socket {
@@ -83,6 +82,8 @@ export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 export type HttpMethod = 'get' | 'post' | 'put' | 'del' | 'patch' | 'head' | 'options' | 'any';
 
 export interface TransportOptions {
+  /** Which uWebSockets.js build to run on (see engine.ts). */
+  uws: UwsChoice;
   tls?: { certFile: string; keyFile: string; passphrase?: string };
   maxPayloadLength: number;
   maxBackpressure: number;
@@ -113,12 +114,14 @@ const JSON_TYPE_BYTES = Buffer.from(JSON_TYPE);
 const LISTEN_EXCLUSIVE_PORT = 1;
 
 export class Transport {
+  private readonly uws: UwsModule;
   private readonly app: UWS.TemplatedApp;
   private listenSocket: UWS.us_listen_socket | undefined;
   readonly secure: boolean;
 
   constructor(private readonly options: TransportOptions) {
     this.secure = options.tls !== undefined;
+    const uws = (this.uws = loadUws(options.uws).uws);
     this.app = options.tls
       ? uws.SSLApp({
           cert_file_name: options.tls.certFile,
@@ -134,6 +137,7 @@ export class Transport {
     this.app.ws<Holder<U>>(pattern, {
       maxPayloadLength: this.options.maxPayloadLength,
       maxBackpressure: this.options.maxBackpressure,
+      // v20.30 declares a number, v20.57 a boolean; both read 1 as on (test/ws/backpressure.test.ts runs on both).
       closeOnBackpressureLimit: 1,
       // Liveness is ours (pings, 4201 with a Pusher code), not uWS's silent idle close.
       idleTimeout: 0,
@@ -196,14 +200,14 @@ export class Transport {
       listen.call(this.app, host, port, LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${host}:${port}`));
         this.listenSocket = socket;
-        resolve(uws.us_socket_local_port(socket));
+        resolve(this.uws.us_socket_local_port(socket));
       });
     });
   }
 
   /** Stops accepting connections; open ones live on until closed. */
   stopListening(): void {
-    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
   }
 

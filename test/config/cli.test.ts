@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { UWS_BUILDS, loadBuild, supportedCombinations } from '../../src/transport/engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
@@ -16,11 +17,11 @@ interface Run {
   stdout: string;
   stderr: string;
 }
-function herald(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function herald(args: string[], env: Record<string, string> = {}, node = process.execPath): Promise<Run> {
   return new Promise((resolve) => {
     // Same as `npx tsx src/cli.ts`, minus the npm and tsx wrapper processes (keeps the suite fast).
     const argv = ['--import', 'tsx', 'src/cli.ts', ...args];
-    execFile(process.execPath, argv, { cwd: root, env: { ...cleanEnv, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(node, argv, { cwd: root, env: { ...cleanEnv, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -101,5 +102,46 @@ describe.concurrent('herald CLI', { timeout: 60_000 }, () => {
       port: `env-file:${envFile} (REVERB_SERVER_PORT)`,
       logLevel: 'flag:--debug',
     });
+  });
+});
+
+// After the concurrent block, one process at a time: each one starts Node, tsx and a native addon.
+describe('herald CLI when no uWebSockets.js build loads', { timeout: 60_000 }, () => {
+  // The issue's own case: a current Node on an older distribution. `.ci/node24` leaves the official Node 24
+  // binary in its root; on a glibc < 2.38 host (Debian 12) neither build loads under it.
+  const otherNode = process.env.HERALD_TEST_OTHER_NODE ?? '/var/cache/herald/trixie-root/opt/node/bin/node';
+  const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime ?? '0';
+  const olderGlibc = Number(glibc.split('.')[1]) < 38 && glibc.startsWith('2.');
+  it.skipIf(!existsSync(otherNode) || !olderGlibc)('under Node 24 on glibc < 2.38, start and check say in one line that no build loads', async () => {
+    const file = join(dir, 'node24.json');
+    writeFileSync(file, JSON.stringify({ port: 0, metricsEnabled: false, apps: [{ id: '1', key: 'k', secret: 's' }] }));
+    for (const command of ['start', 'check']) {
+      const r = await herald([command, '--config', file], {}, otherNode);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = stderrLines(r);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^herald: no native uWebSockets\\.js build loads on Node v\\d+\\.\\d+\\.\\d+ \\(ABI \\d+\\) on linux-x64, glibc ${glibc.replace('.', '\\.')}: `));
+      expect(lines[0]).toMatch(/: v20\.57: \S+libc\.so\.6: version `GLIBC_2\.38' not found/);
+      expect(lines[0]).toMatch(/; v20\.30: no binary for linux-x64 Node ABI \d+\. Supported: /);
+      expect(lines[0]).toContain(supportedCombinations());
+    }
+  });
+
+  // On Node 20 / Debian 12 v20.57 cannot load (glibc 2.36); on Node 24 (.ci/node24) v20.30 cannot.
+  const refused = UWS_BUILDS.find((build) => 'reason' in loadBuild(build));
+  it.skipIf(refused === undefined)('start and check exit 1 with one line when the uWebSockets.js build cannot load', async () => {
+    const file = join(dir, 'engine.json');
+    writeFileSync(file, JSON.stringify({ port: 0, metricsEnabled: false, apps: [{ id: '1', key: 'k', secret: 's' }] }));
+    for (const command of ['start', 'check']) {
+      const r = await herald([command, '--config', file], { HERALD_UWS: refused!.version });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = stderrLines(r);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^herald: no native uWebSockets\\.js build loads on Node ${process.version.replace(/\./g, '\\.')} `));
+      expect(lines[0]).toContain(`(uws is set to ${refused!.version}): v${refused!.version}: `);
+      expect(lines[0]).toContain(supportedCombinations());
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { freePort } from '../helpers/net.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { appSchema, serverSchema, type OptionMeta } from '../../src/config/schema.js';
+import { UWS_BUILDS, loadUws } from '../../src/transport/engine.js';
 
 /**
  * There is no Docker engine here, so the Dockerfile is checked by parsing it and by running what it
@@ -76,20 +77,25 @@ const healthcheck = only(runtime, 'HEALTHCHECK').args;
 const healthcheckCmd = argv(healthcheck.slice(healthcheck.indexOf('CMD ') + 4).trim());
 
 describe('Dockerfile', () => {
-  it('is multi-stage on Node 20 / Debian bookworm slim', () => {
+  it('is multi-stage on Node 24 / Debian 13 trixie slim', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const stage of stages) expect(stage.from).toBe('node:20-bookworm-slim');
+    for (const stage of stages) expect(stage.from).toBe('node:24-trixie-slim');
     expect(build.name).toBe('build');
     expect(all(runtime, 'COPY').some((c) => c.args.startsWith(`--from=${build.name} `) && c.args.includes('/dist'))).toBe(true);
   });
 
   it('installs production dependencies only in the runtime stage', () => {
     const installs = all(runtime, 'RUN').filter((r) => /\bnpm (ci|install|i)\b/.test(r.args));
+    expect(installs[0]!.args).not.toContain('--omit=optional');
     expect(installs).toHaveLength(1);
     expect(installs[0]!.args).toMatch(/npm ci\b[^&]*--omit=dev/);
     expect(installs[0]!.args).toContain('--ignore-scripts');
     // Sources stay in the build stage.
     for (const copy of all(runtime, 'COPY')) expect(copy.args).not.toMatch(/^(src|protocol|test)\b/);
+    // `herald check` after the build is copied in: an image where no native uWS build loads fails to build.
+    const body = runtime.body.map((i) => `${i.op} ${i.args}`);
+    const check = body.findIndex((line) => /^RUN .*node dist\/src\/cli\.js check$/.test(line));
+    expect(check).toBeGreaterThan(body.findIndex((line) => line.startsWith('COPY --from=build')));
   });
 
   it('runs as a non-root user, exposes both ports and checks /up', () => {
@@ -189,9 +195,20 @@ describe('the Dockerfile commands, outside Docker', () => {
     expect(existsSync(join(appDir, 'dist/src/cli.js'))).toBe(true);
     expect(existsSync(join(appDir, 'dist/src/metrics/prometheus.js'))).toBe(true);
     expect(existsSync(join(appDir, 'src'))).toBe(false);
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-    for (const dep of Object.keys(pkg.dependencies)) expect(existsSync(join(appDir, 'node_modules', dep)), dep).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      optionalDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) expect(existsSync(join(appDir, 'node_modules', dep)), dep).toBe(true);
     for (const dep of Object.keys(pkg.devDependencies)) expect(existsSync(join(appDir, 'node_modules', dep)), dep).toBe(false);
+  });
+
+  it("keeps only this platform's uWebSockets.js binary of each build", () => {
+    const binaries = (dir: string) => readdirSync(join(appDir, 'node_modules', dir), { recursive: true, encoding: 'utf8' }).filter((f) => /uws_[^/]*\.node$/.test(f));
+    const own = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+    for (const build of UWS_BUILDS) for (const file of binaries(build.package)) expect(file.endsWith(own), `${build.package}: ${file}`).toBe(true);
+    expect(UWS_BUILDS.flatMap((build) => binaries(build.package)).length).toBeGreaterThan(0);
   });
 
   it('validates the example config files with the built CLI', async () => {
@@ -236,8 +253,12 @@ describe('the Dockerfile commands, outside Docker', () => {
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
     const logged = (msg: RegExp) => logs.find((l) => typeof l.msg === 'string' && msg.test(l.msg));
-    await expect.poll(() => child!.exitCode ?? logged(/^Prometheus metrics on/), { timeout: 15_000 }).toBeTypeOf('object');
+    // "Herald listening" is the last line of a start.
+    await expect.poll(() => child!.exitCode ?? logged(/^Herald listening/), { timeout: 15_000 }).toBeTypeOf('object');
     const port = logged(/^Herald listening/)!.port as number;
+    // The log names the uWebSockets.js build that runs, the one `auto` picks on this Node and glibc.
+    const engine = loadUws('auto');
+    expect(logged(/^uWebSockets\.js v/)).toMatchObject({ uws: engine.build.version, package: `${engine.build.package}@${engine.packageVersion}`, node: process.version });
     const metricsPort = logged(/^Prometheus metrics on/)!.port as number;
     expect(port).toBeGreaterThan(0);
 
