@@ -12,6 +12,7 @@ const SOURCE_FLAGS = `Config sources (later wins): defaults < --config < --env-f
   --host HOST        address to bind (overrides HERALD_HOST)
   --port PORT        port to bind (overrides HERALD_PORT)
   --redis URL        Redis for scale-out and ingest, redis://[user:pass@]host:port[/db] (overrides HERALD_REDIS_URL)
+  --workers N|auto   Herald processes sharing the port, one per core with auto (needs --redis)
   --debug            log level debug
   -h, --help         show this help`;
 
@@ -54,6 +55,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   redis: { type: 'string' },
+  workers: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -91,7 +93,7 @@ function parseCommandArgs(args: string[]): { help: boolean; load: LoadOptions } 
       configFile: values.config,
       envFile: values['env-file'],
       env: process.env,
-      flags: { host: values.host, port, debug: values.debug, redis: values.redis },
+      flags: { host: values.host, port, debug: values.debug, redis: values.redis, workers: values.workers },
     },
   };
 }
@@ -124,13 +126,25 @@ async function requireUws(choice: LoadResult['config']['uws']): Promise<void> {
   }
 }
 
-async function start(opts: LoadOptions): Promise<void> {
+async function start(opts: LoadOptions, args: readonly string[]): Promise<void> {
   const { config, sources, warnings } = await load(opts);
   await requireUws(config.uws);
   const { DEV_APP_SOURCE } = await import('./config/load.js');
   const { createLogger } = await import('./log.js');
-  const logger = createLogger(config);
+  const { supervise, workerCount, workerIndex } = await import('./workers/supervisor.js');
+  const worker = workerIndex();
+  const count = worker === undefined ? workerCount(config.workers) : 1;
+  if (count > 1 && config.redisUrl === undefined) {
+    process.stderr.write(`workers: ${count} workers (${String(config.workers)}) need redisUrl (--redis): workers without Redis could not see each other\n`);
+    process.exit(1);
+  }
+  const root = createLogger(config);
+  if (count > 1) return supervise(config, count, args, root);
+  const logger = worker === undefined ? root : root.child({ worker });
+  // The supervisor serves every worker's metrics on the configured port and scrapes each one here.
+  if (worker !== undefined) Object.assign(config, { metricsHost: '127.0.0.1', metricsPort: 0 });
   for (const w of warnings) {
+    if (worker !== undefined && worker > 0) break;
     if (w === warnings.find((x) => x.startsWith('No apps configured')) && sources['apps[0].key'] === DEV_APP_SOURCE) {
       const app = config.apps[0]!;
       logger.warn({ devApp: { id: app.id, key: app.key, secret: app.secret } }, `INSECURE DEVELOPMENT APP IN USE. ${w}`);
@@ -142,7 +156,8 @@ async function start(opts: LoadOptions): Promise<void> {
   const { startServer } = await import('./server.js');
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, logger);
+    server = await startServer(config, logger, { sharedPort: worker !== undefined });
+    process.send?.({ type: 'herald:ready', metricsPort: server.metricsPort });
   } catch (err) {
     logger.fatal({ err }, 'failed to start');
     process.exit(1);
@@ -212,7 +227,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${help}\n`);
     return;
   }
-  if (command === 'start') await start(parsed.load);
+  if (command === 'start') await start(parsed.load, rest);
   else if (command === 'config') await printConfig(parsed.load);
   else await check(parsed.load);
 }

@@ -31,7 +31,12 @@ export interface Herald {
 /** Close frames are queued by uWS; this long lets them reach clients before the process may exit. */
 const CLOSE_FLUSH_MS = 200;
 
-export async function startServer(config: HeraldConfig, logger: Logger): Promise<Herald> {
+export interface StartOptions {
+  /** A `--workers` worker: listen with SO_REUSEPORT beside its siblings instead of exclusively. */
+  sharedPort?: boolean;
+}
+
+export async function startServer(config: HeraldConfig, logger: Logger, options: StartOptions = {}): Promise<Herald> {
   const startedAt = Date.now();
   const stats = new Stats();
   const apps = new StaticAppRegistry(config.apps);
@@ -53,7 +58,7 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
 
   transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
-  const port = await transport.listen(config.host, config.port);
+  const port = await transport.listen(config.host, config.port, options.sharedPort);
   let metrics: MetricsServer | undefined;
   if (config.metricsEnabled) {
     try {

@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { parseDotenv } from './dotenv.js';
-import { appSchema, developmentApp, serverSchema, type HeraldConfig, type OptionMeta } from './schema.js';
+import { appSchema, developmentApp, serverSchema, WORKER_ENV, type HeraldConfig, type OptionMeta } from './schema.js';
 
 /**
  * Loads the effective config. Sources, later winning:
@@ -15,7 +15,7 @@ export interface LoadOptions {
   envFile?: string;
   /** Environment to read `HERALD_*` from; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  flags?: { host?: string; port?: number; debug?: boolean; redis?: string };
+  flags?: { host?: string; port?: number; debug?: boolean; redis?: string; workers?: string };
 }
 
 export interface LoadResult {
@@ -56,6 +56,8 @@ interface LooseDef {
   checks?: { _zod: { def: CheckDef } }[];
   defaultValue?: unknown;
   shape?: Record<string, z.ZodType>;
+  options?: z.ZodType[];
+  values?: unknown[];
 }
 
 const defOf = (schema: z.ZodType): LooseDef => (schema as unknown as { _zod: { def: LooseDef } })._zod.def;
@@ -149,6 +151,10 @@ export function describeExpected(schema: z.ZodType, fromEnv = false): string {
     }
     case 'object':
       return 'an object';
+    case 'union':
+      return (def.options ?? []).map((o) => describeExpected(o, fromEnv)).join(' or ');
+    case 'literal':
+      return (def.values ?? []).map((v) => JSON.stringify(v)).join(' or ');
     default:
       return def.type;
   }
@@ -170,6 +176,7 @@ function coerceString(schema: z.ZodType, raw: string): unknown {
   const v = raw.trim();
   switch (def.type) {
     case 'number':
+    case 'union':
       return NUMBER_RE.test(v) ? Number(v) : raw;
     case 'boolean': {
       const w = v.toLowerCase();
@@ -424,7 +431,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   }
 
   // 3. HERALD_* environment variables.
-  const known = new Set<string>();
+  const known = new Set<string>([WORKER_ENV]);
   const appsEnv = metaOf(serverShape.apps!).env;
   known.add(appsEnv);
   const appsJson = env[appsEnv];
@@ -465,6 +472,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   if (flags.port !== undefined) setServer('port', flags.port, 'flag:--port');
   if (flags.debug) setServer('logLevel', 'debug', 'flag:--debug');
   if (flags.redis !== undefined) setServer('redisUrl', flags.redis, 'flag:--redis');
+  if (flags.workers !== undefined) setServer('workers', coerceString(serverShape.workers!, flags.workers), 'flag:--workers');
 
   // 5. Development app when no app is configured (app options from env/.env alone still apply to it).
   const apps = input.apps;

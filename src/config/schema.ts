@@ -158,6 +158,10 @@ export const serverSchema = z.object({
     env: 'HERALD_SCALING',
     doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
   }),
+  workers: opt(z.union([positiveInt, z.literal('auto')]).default(1), {
+    env: 'HERALD_WORKERS',
+    doc: 'Herald processes sharing the port (SO_REUSEPORT), each a cluster node on `redisUrl`; `auto` = one per core. Above 1 needs `redisUrl`.',
+  }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),
   metricsPort: opt(port.default(9601), { env: 'HERALD_METRICS_PORT', doc: 'Port of `GET /metrics` (0 = any free port).' }),
@@ -183,6 +187,9 @@ export const serverSchema = z.object({
       else ctx.addIssue({ code: 'custom', path: ['apps', i, field], message: `duplicate app ${field} ${JSON.stringify(app[field])} (also apps[${first}].${field})` });
     });
   }
+  if (cfg.workers !== 1 && cfg.workers !== 'auto' && cfg.redisUrl === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['workers'], message: 'above 1 needs redisUrl (--redis): workers without Redis could not see each other' });
+  }
   if (cfg.tlsCert !== undefined && cfg.tlsKey === undefined) {
     ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'required when tlsCert is set (set both or neither)' });
   }
@@ -190,6 +197,9 @@ export const serverSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'required when tlsKey is set (set both or neither)' });
   }
 });
+
+/** Set by the `--workers` supervisor in each worker's environment (its index); not an option. */
+export const WORKER_ENV = 'HERALD_WORKER_ID';
 
 export type AppInput = z.input<typeof appSchema>;
 export type AppConfig = z.output<typeof appSchema>;

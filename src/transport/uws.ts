@@ -111,6 +111,7 @@ const JSON_TYPE = 'application/json';
 // Bytes for the header every reply carries, as for the header names read above.
 const CONTENT_TYPE = Buffer.from('Content-Type');
 const JSON_TYPE_BYTES = Buffer.from(JSON_TYPE);
+const LISTEN_DEFAULT = 0;
 const LISTEN_EXCLUSIVE_PORT = 1;
 
 export class Transport {
@@ -187,9 +188,12 @@ export class Transport {
     return this.app.numSubscribers(topic);
   }
 
-  listen(host: string, port: number): Promise<number> {
-    // Exclusive: by default uSockets sets SO_REUSEPORT, so a second Herald on the same port would
-    // silently share it instead of failing. (The typings lack the host + options overload.)
+  /**
+   * Exclusive unless `shared`: by default uSockets sets SO_REUSEPORT, so a second Herald on the
+   * same port would silently share it instead of failing; `--workers` siblings share it on purpose.
+   * (The typings lack the host + options overload.)
+   */
+  listen(host: string, port: number, shared = false): Promise<number> {
     const listen = this.app.listen as unknown as (
       host: string,
       port: number,
@@ -197,7 +201,7 @@ export class Transport {
       cb: (socket: UWS.us_listen_socket | false) => void,
     ) => void;
     return new Promise((resolve, reject) => {
-      listen.call(this.app, host, port, LISTEN_EXCLUSIVE_PORT, (socket) => {
+      listen.call(this.app, host, port, shared ? LISTEN_DEFAULT : LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${host}:${port}`));
         this.listenSocket = socket;
         resolve(this.uws.us_socket_local_port(socket));

@@ -197,6 +197,18 @@ describe('Laravel .env', () => {
     expect(load('BROADCAST_DRIVER=redis\nREVERB_SCALING_ENABLED=true\n').scaling).toBe(true);
   });
 
+  it('workers: a count or auto, from env, file or flag; above 1 only with Redis', () => {
+    const redis = { HERALD_REDIS_URL: 'redis://127.0.0.1:1/0' };
+    expect(loadConfig({ env: {} }).config.workers).toBe(1);
+    expect(loadConfig({ env: { ...redis, HERALD_WORKERS: '3' } }).config.workers).toBe(3);
+    expect(loadConfig({ env: { HERALD_WORKERS: 'auto' } }).config.workers).toBe('auto');
+    expect(loadConfig({ env: redis, flags: { workers: '2' } }).config.workers).toBe(2);
+    expect(errorsOf({ env: { HERALD_WORKERS: 'many' } })).toEqual(['workers: expected a positive integer or "auto", got "many" (from HERALD_WORKERS)']);
+    expect(errorsOf({ env: {}, flags: { workers: '2' } })).toEqual([
+      'workers: above 1 needs redisUrl (--redis): workers without Redis could not see each other (from --workers)',
+    ]);
+  });
+
   it('--redis wins over HERALD_REDIS_URL; a URL without a redis scheme is refused', () => {
     const env = { HERALD_REDIS_URL: 'redis://127.0.0.1:1/0' };
     expect(loadConfig({ env }).config.redisUrl).toBe('redis://127.0.0.1:1/0');

@@ -1,0 +1,132 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mergeExpositions } from '../../src/metrics/merge.js';
+import { freePort } from '../helpers/net.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { until } from '../ws/helpers.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
+const APP_ENV = { HERALD_APP_ID: 'app-id', HERALD_APP_KEY: 'app-key', HERALD_APP_SECRET: 'app-secret', HERALD_HOST: '127.0.0.1' };
+
+function herald(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: root,
+    env: { ...cleanEnv, ...APP_ENV, HERALD_LOG_LEVEL: process.env.HERALD_TEST_LOG ?? 'warn', ...env },
+    stdio: ['ignore', process.env.HERALD_TEST_LOG ? 'inherit' : 'pipe', 'pipe'],
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+}
+
+const childPids = (pid: number): Promise<number[]> =>
+  new Promise((resolve) =>
+    execFile('pgrep', ['-P', String(pid)], (_err, stdout) => resolve(stdout.split('\n').filter(Boolean).map(Number))),
+  );
+
+async function scrape(port: number): Promise<string> {
+  const reply = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return reply.text();
+}
+
+/** `herald_connections{worker="i",app="app-id"} n` per worker. */
+function connectionsPerWorker(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^herald_connections\{worker="(\d+)",app="app-id"\} (\d+)$/gm)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+describe('herald start --workers', { timeout: 90_000 }, () => {
+  it('refuses more than one worker without Redis, in one line', async () => {
+    const [two, auto] = await Promise.all([
+      exited(herald(['start', '--workers', '2', '--port', '0'])),
+      exited(herald(['start', '--workers', 'auto', '--port', '0'])),
+    ]);
+    expect(two.code).toBe(1);
+    expect(two.stderr.trim().split('\n')).toEqual(['workers: above 1 needs redisUrl (--redis): workers without Redis could not see each other (from --workers)']);
+    // This box has 2 cores, so auto means 2.
+    expect(auto.code).toBe(1);
+    expect(auto.stderr).toMatch(/^workers: \d+ workers \(auto\) need redisUrl \(--redis\)/);
+  });
+
+  describe('two workers on one port', () => {
+    let redis: ChildProcess;
+    let supervisor: ChildProcess;
+    let port: number;
+    let metricsPort: number;
+    let exit: Promise<{ code: number | null; stderr: string }>;
+    const clients: RawClient[] = [];
+
+    beforeAll(async () => {
+      const redisPort = await freePort();
+      redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      [port, metricsPort] = [await freePort(), await freePort()];
+      supervisor = herald(['start', '--workers', '2', '--redis', `redis://127.0.0.1:${redisPort}/0`, '--port', String(port)], {
+        HERALD_METRICS_PORT: String(metricsPort),
+        HERALD_SHUTDOWN_GRACE_PERIOD: '2',
+      });
+      exit = exited(supervisor);
+      await until(async () => connectionsPerWorker(await scrape(metricsPort).catch(() => '')).size === 2, 45_000, 'both workers');
+    });
+
+    afterAll(() => {
+      supervisor.kill('SIGKILL');
+      redis.kill('SIGKILL');
+    });
+
+    it('both workers accept connections on the shared port; one scrape covers them', async () => {
+      for (let i = 0; i < 24; i++) clients.push((await RawClient.established(port)).client);
+      await until(async () => [...connectionsPerWorker(await scrape(metricsPort)).values()].reduce((a, b) => a + b, 0) === 24, 5000, '24 connections');
+      const perWorker = connectionsPerWorker(await scrape(metricsPort));
+      // The kernel spreads connections over the SO_REUSEPORT group: 24 on one worker has odds of 2^-23.
+      expect(perWorker.get('0')).toBeGreaterThan(0);
+      expect(perWorker.get('1')).toBeGreaterThan(0);
+    });
+
+    it('a worker killed with SIGKILL is restarted', async () => {
+      const before = await childPids(supervisor.pid!);
+      expect(before).toHaveLength(2);
+      process.kill(before[0]!, 'SIGKILL');
+      await until(async () => {
+        const now = await childPids(supervisor.pid!);
+        return now.length === 2 && !now.includes(before[0]!);
+      }, 10_000, 'a new worker');
+      await until(async () => connectionsPerWorker(await scrape(metricsPort).catch(() => '')).size === 2, 30_000, 'the new worker ready');
+      const { client } = await RawClient.established(port);
+      clients.push(client);
+    });
+
+    it('SIGTERM drains every worker with 4200 and the supervisor exits 0', async () => {
+      const open = clients.filter((c) => c.closeCode === undefined);
+      expect(open.length).toBeGreaterThan(0);
+      supervisor.kill('SIGTERM');
+      const codes = await Promise.all(open.map((c) => c.closed));
+      expect(new Set(codes)).toEqual(new Set([4200]));
+      expect((await exit).code).toBe(0);
+    });
+  });
+});
+
+describe('mergeExpositions', () => {
+  it('labels every sample with its worker and keeps one HELP/TYPE per metric, before its samples', () => {
+    const a = '# HELP c A counter.\n# TYPE c counter\nc 1\n# HELP g A gauge.\n# TYPE g gauge\ng{app="x"} 2\n';
+    const b = '# HELP c A counter.\n# TYPE c counter\nc 3\n# HELP g A gauge.\n# TYPE g gauge\ng{app="x"} 4\n';
+    expect(mergeExpositions([{ worker: '0', text: a }, { worker: '1', text: b }])).toBe(
+      '# HELP c A counter.\n# TYPE c counter\nc{worker="0"} 1\nc{worker="1"} 3\n' +
+        '# HELP g A gauge.\n# TYPE g gauge\ng{worker="0",app="x"} 2\ng{worker="1",app="x"} 4\n',
+    );
+  });
+
+  it('keeps histogram series with their family', () => {
+    const h = '# HELP h Lag.\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n';
+    const merged = mergeExpositions([{ worker: '0', text: h }, { worker: '1', text: h }]);
+    expect(merged.split('\n').filter((l) => l.startsWith('#'))).toEqual(['# HELP h Lag.', '# TYPE h histogram']);
+    expect(merged).toContain('h_bucket{worker="1",le="+Inf"} 2\n');
+    expect(merged).toContain('h_count{worker="0"} 2\n');
+  });
+});
