@@ -96,6 +96,35 @@ export const appSchema = z.object({
     doc: 'Keys for the simple `POST /api/broadcast` API (`X-API-Key`, comma list in env); empty = that API is off.',
     secret: true,
   }),
+  socketIo: opt(z.boolean().default(false), {
+    env: 'HERALD_APP_SOCKETIO',
+    doc: 'Serve Socket.IO clients (Echo `broadcaster: \'socket.io\'`, socket.io-client) on `/socket.io/`, namespace `/{key}` (the first app also on `/`).',
+  }),
+  authEndpoint: opt(z.url({ protocol: /^https?$/ }).optional(), {
+    env: 'HERALD_APP_AUTH_ENDPOINT',
+    doc: "The app's `/broadcasting/auth` URL, called by Herald to authorize a Socket.IO client's private and presence channels.",
+  }),
+  userEndpoint: opt(z.url({ protocol: /^https?$/ }).optional(), {
+    env: 'HERALD_APP_USER_ENDPOINT',
+    doc: "URL answering a Socket.IO client's token (sent as `Authorization: Bearer`) with the user as JSON, e.g. Sanctum's `/api/user`.",
+  }),
+  userIdField: opt(z.string().min(1).default('id'), {
+    env: 'HERALD_APP_USER_ID_FIELD',
+    doc: "Field of the user endpoint's JSON (or the JWT's claims) holding the user id; dots reach into objects (`data.id`).",
+  }),
+  userChannels: opt(z.array(z.string().min(1)).default(['private-user.{id}']), {
+    env: 'HERALD_APP_USER_CHANNELS',
+    doc: 'Channels a token-authenticated Socket.IO client joins at once, `{id}` being its user id (comma list in env).',
+  }),
+  tokenJwt: opt(z.boolean().default(false), {
+    env: 'HERALD_APP_TOKEN_JWT',
+    doc: 'Check Socket.IO tokens locally as HS256 JWTs (with `jwtSecret`, else the app secret) instead of calling `userEndpoint`.',
+  }),
+  jwtSecret: opt(z.string().min(1).optional(), {
+    env: 'HERALD_APP_JWT_SECRET',
+    doc: 'HS256 key for `tokenJwt`; the app secret when unset.',
+    secret: true,
+  }),
 });
 
 export const serverSchema = z.object({
@@ -151,6 +180,22 @@ export const serverSchema = z.object({
   scaling: opt(z.boolean().default(true), {
     env: 'HERALD_SCALING',
     doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
+  }),
+  socketIoEio3: opt(z.boolean().default(false), {
+    env: 'HERALD_SOCKETIO_EIO3',
+    doc: 'Also accept socket.io-client 2.x (Engine.IO 3), as laravel-echo-server users run.',
+  }),
+  socketIoAuthTimeout: opt(z.number().positive().default(5), {
+    env: 'HERALD_SOCKETIO_AUTH_TIMEOUT',
+    doc: 'Seconds Herald waits for an app auth or user endpoint before refusing the channel or connection.',
+  }),
+  socketIoTokenCacheTtl: opt(z.number().min(0).default(30), {
+    env: 'HERALD_SOCKETIO_TOKEN_CACHE_TTL',
+    doc: 'Seconds a Socket.IO token check is remembered (0 = ask the user endpoint on every connection).',
+  }),
+  socketIoMaxPendingAuth: opt(positiveInt.default(10), {
+    env: 'HERALD_SOCKETIO_MAX_PENDING_AUTH',
+    doc: 'Auth endpoint calls one Socket.IO connection may have in flight; further subscribes get `subscription_error` 429.',
   }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),
