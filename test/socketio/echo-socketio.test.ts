@@ -118,7 +118,7 @@ describe.each(Object.keys(TRANSPORTS))('Echo socket.io connector over %s', (name
     const got = recorder<unknown>('private');
     e.private('commerce.5').listen('.notification.created', got.fn);
     await untilSubscribers(h, 'private-commerce.5', 1);
-    const request = pusherAuth.requests.findLast((r) => r.channelName === 'private-commerce.5')!;
+    const request = [...pusherAuth.requests].reverse().find((r) => r.channelName === 'private-commerce.5')!;
     expect(request).toMatchObject({ path: '/broadcasting/auth', socketId: e.socketId(), user: '5', status: 200 });
     expect(request.headers.authorization).toBe('Bearer ada');
     expect(request.headers['x-requested-with']).toBe('XMLHttpRequest');
