@@ -34,17 +34,14 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
     logger.error('Socket.IO is not enabled: uWebSockets.js fell back to its JavaScript implementation, which socket.io cannot attach to');
     return undefined;
   }
-  const io = new Server({
+  const io = new Server({ serveClient: false });
+  attachSocketIo(transport, io, {
     path: `${config.pathPrefix}/socket.io/`,
-    serveClient: false,
     allowEIO3: config.socketIoEio3,
     // One packet (or polling request) at most the largest frame any Socket.IO app accepts.
     maxHttpBufferSize: Math.min(config.maxPayloadLength, Math.max(...apps.map((app) => app.maxMessageSize))),
     maxBackpressure: config.maxBackpressure,
-    // Origins are checked per app (allowedOrigins) once the namespace says which app it is.
-    cors: { origin: true, credentials: true },
-  } as ConstructorParameters<typeof Server>[1]);
-  attachSocketIo(transport, io);
+  });
 
   const rooms = new SocketIoRooms(
     (topic, channel) => {
