@@ -7,7 +7,7 @@ import { connected, disconnectAll, echoClient, pusherOf, recorder, sleep, type R
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth, type LaravelUser } from '../helpers/laravel-auth.js';
 import { laravelBroadcast, nodePusher } from '../helpers/laravel-broadcast.js';
-import { closeSocketIoClients, sioListen, socketIoEcho, socketOf, TRANSPORTS, untilSubscribers, type Transport } from '../helpers/socketio.js';
+import { closeSocketIoClients, sioClient, sioConnected, sioListen, socketIoEcho, socketOf, TRANSPORTS, untilSubscribers, type Transport } from '../helpers/socketio.js';
 
 const USERS: Record<string, LaravelUser> = {
   ada: { id: 5, name: 'Ada' },
@@ -124,6 +124,17 @@ describe.each(Object.keys(TRANSPORTS))('Echo socket.io connector over %s', (name
     expect(request.headers['x-requested-with']).toBe('XMLHttpRequest');
     await laravelBroadcast(h, { channels: ['private-commerce.5'], event: 'notification.created', payload: { text: 'hi' } });
     expect(await got.next()).toEqual({ text: 'hi' });
+  });
+
+  it('forwards the session cookie and CSRF headers, and nothing else the client sends', async () => {
+    const socket = sioClient(h, { transports, extraHeaders: { Cookie: 'laravel_session=ada', 'X-Evil': 'handshake' } });
+    await sioConnected(socket);
+    socket.emit('subscribe', { channel: 'private-commerce.5', auth: { headers: { 'X-CSRF-TOKEN': 'csrf', 'X-XSRF-TOKEN': 'xsrf', Host: 'evil.test', 'X-Other': 'no' } } });
+    await untilSubscribers(h, 'private-commerce.5', 1);
+    const { headers } = [...pusherAuth.requests].reverse().find((r) => r.socketId === socket.id)!;
+    expect(headers).toMatchObject({ cookie: 'laravel_session=ada', 'x-csrf-token': 'csrf', 'x-xsrf-token': 'xsrf', host: new URL(pusherAuth.url).host });
+    expect(headers['x-evil']).toBeUndefined();
+    expect(headers['x-other']).toBeUndefined();
   });
 
   it('a refused private channel gets subscription_error(channel, 403); the socket stays connected', async () => {
