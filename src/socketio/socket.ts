@@ -75,8 +75,15 @@ export class SocketIoSocket implements Socket {
     return 1;
   }
 
-  end(): void {
-    if (this.io.connected) this.guard(() => this.io.disconnect(true));
+  /**
+   * Pusher close codes 4100–4299 ask clients to come back (over capacity, restarting, pong timeout):
+   * closing the transport makes socket.io-client reconnect, where leaving the namespace
+   * (`io server disconnect`) makes it stay away, as the other codes ask.
+   */
+  end(code?: number): void {
+    if (!this.io.connected) return;
+    const reconnect = code !== undefined && code >= 4100 && code < 4300;
+    this.guard(() => (reconnect ? this.io.conn.close() : this.io.disconnect(true)));
   }
 
   cork(cb: () => void): unknown {
