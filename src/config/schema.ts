@@ -17,6 +17,8 @@ const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().min(0);
 
+const httpUrl = z.string().refine((url) => /^https?:\/\//.test(url) && URL.canParse(url), 'must be an http:// or https:// URL');
+
 export const clientEventModes = ['none', 'members', 'all'] as const;
 
 export const appSchema = z.object({
@@ -100,11 +102,11 @@ export const appSchema = z.object({
     env: 'HERALD_APP_SOCKETIO',
     doc: 'Serve Socket.IO clients (Echo `broadcaster: \'socket.io\'`, socket.io-client) on `/socket.io/`, namespace `/{key}` (the first app also on `/`).',
   }),
-  authEndpoint: opt(z.url({ protocol: /^https?$/ }).optional(), {
+  authEndpoint: opt(httpUrl.optional(), {
     env: 'HERALD_APP_AUTH_ENDPOINT',
     doc: "The app's `/broadcasting/auth` URL, called by Herald to authorize a Socket.IO client's private and presence channels.",
   }),
-  userEndpoint: opt(z.url({ protocol: /^https?$/ }).optional(), {
+  userEndpoint: opt(httpUrl.optional(), {
     env: 'HERALD_APP_USER_ENDPOINT',
     doc: "URL answering a Socket.IO client's token (sent as `Authorization: Bearer`) with the user as JSON, e.g. Sanctum's `/api/user`.",
   }),

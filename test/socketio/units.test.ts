@@ -15,6 +15,8 @@ import { parseAuthReply } from '../../src/socketio/auth-reply.js';
 import { renderFrame } from '../../src/socketio/render.js';
 import { checkJwt } from '../../src/socketio/token.js';
 import { createHmac } from 'node:crypto';
+import { loadConfig } from '../../src/config/load.js';
+import { serverSchema } from '../../src/config/schema.js';
 
 describe('renderFrame: Pusher frames as the Socket.IO events Echo listens for', () => {
   it.each([
@@ -78,5 +80,39 @@ describe('checkJwt', () => {
     const token = sign({ alg: 'HS256' }, { sub: 1 });
     expect(checkJwt(token.slice(0, -4), 's', 'id', now)).toEqual({ ok: false, message: 'Token refused: bad JWT signature' });
     expect(checkJwt('a.b.c', 's', 'id', now)).toEqual({ ok: false, message: 'Token refused: malformed JWT' });
+  });
+});
+
+describe('config: the env names deployment scripts rely on', () => {
+  it('HERALD_APP_SOCKETIO, HERALD_APP_AUTH_ENDPOINT, HERALD_APP_USER_ENDPOINT, HERALD_APP_USER_CHANNELS', () => {
+    const { config } = loadConfig({
+      env: {
+        HERALD_APP_ID: 'a',
+        HERALD_APP_KEY: 'k',
+        HERALD_APP_SECRET: 's',
+        HERALD_APP_SOCKETIO: 'true',
+        HERALD_APP_AUTH_ENDPOINT: 'https://app.test/broadcasting/auth',
+        HERALD_APP_USER_ENDPOINT: 'https://app.test/api/user',
+        HERALD_APP_USER_CHANNELS: 'private-user.{id}, presence-online',
+        HERALD_SOCKETIO_EIO3: 'yes',
+      },
+    });
+    expect(config.apps[0]).toMatchObject({
+      socketIo: true,
+      authEndpoint: 'https://app.test/broadcasting/auth',
+      userEndpoint: 'https://app.test/api/user',
+      userChannels: ['private-user.{id}', 'presence-online'],
+      userIdField: 'id',
+      tokenJwt: false,
+    });
+    expect(config.socketIoEio3).toBe(true);
+  });
+
+  it('defaults: off, user channel private-user.{id}; an endpoint must be an http(s) URL', () => {
+    const app = serverSchema.parse({ apps: [{ id: 'a', key: 'k', secret: 's' }] }).apps[0]!;
+    expect(app).toMatchObject({ socketIo: false, userChannels: ['private-user.{id}'] });
+    expect(() => loadConfig({ env: { HERALD_APP_ID: 'a', HERALD_APP_KEY: 'k', HERALD_APP_SECRET: 's', HERALD_APP_AUTH_ENDPOINT: 'file:///etc/passwd' } })).toThrow(
+      'apps[0].authEndpoint: must be an http:// or https:// URL',
+    );
   });
 });
