@@ -39,7 +39,8 @@ export async function subscribePacket(ctx: WsContext, session: Session, packet: 
   const { app } = conn;
   if (app.authEndpoint === undefined) return refuse(session, channel, 403, 'No auth endpoint is configured for this app');
   if (session.pending.size >= ctx.config.socketIoMaxPendingAuth) return refuse(session, channel, 429, 'Too many subscriptions awaiting authorization');
-  session.pending.add(channel);
+  const ticket = {};
+  session.pending.set(channel, ticket);
   let reply;
   try {
     reply = await callApp(
@@ -49,9 +50,11 @@ export async function subscribePacket(ctx: WsContext, session: Session, packet: 
       session.gone.signal,
     );
   } finally {
-    session.pending.delete(channel);
+    // Not ours any more when the client unsubscribed meanwhile (Echo's leave()).
+    if (session.pending.get(channel) === ticket) session.pending.delete(channel);
+    else reply = undefined;
   }
-  if (!conn.open) return;
+  if (!reply || !conn.open) return;
   if (!reply.ok) {
     ctx.logger.debug({ app: app.id, socket_id: conn.socketId, channel, status: reply.status, reason: reply.message }, 'socket.io channel auth refused');
     return refuse(session, channel, reply.status, reply.message);
@@ -65,6 +68,7 @@ export async function subscribePacket(ctx: WsContext, session: Session, packet: 
 
 export function unsubscribePacket(ctx: WsContext, session: Session, packet: unknown): void {
   if (!isPacket(packet) || typeof packet.channel !== 'string') return session.conn.error(null, 'unsubscribe needs {channel: string}');
+  session.pending.delete(packet.channel);
   unsubscribe(ctx, session.conn, packet.channel);
 }
 

@@ -119,7 +119,7 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
         conn.pingSentAt = 0;
       }),
       headers: socket.handshake.headers,
-      pending: new Set(),
+      pending: new Map(),
       gone: new AbortController(),
     };
     conn.socket = session.socket;

@@ -7,8 +7,8 @@ export interface Session {
   socket: SocketIoSocket;
   /** Headers of the handshake request (lowercase names). */
   headers: Record<string, string | string[] | undefined>;
-  /** Channels whose auth endpoint call is in flight. */
-  pending: Set<string>;
+  /** Channels whose auth endpoint call is in flight, each with the call's ticket. */
+  pending: Map<string, object>;
   /** Aborts those calls when the client goes. */
   gone: AbortController;
 }

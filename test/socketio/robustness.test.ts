@@ -96,6 +96,20 @@ describe('clients that vanish', () => {
     await canaryStillWorks();
   });
 
+  it("unsubscribing (Echo's leave()) while the auth call is in flight: the answer joins nothing", async () => {
+    const socket = sioClient(h, { extraHeaders: sessionHeaders('ada') });
+    await sioConnected(socket);
+    socket.emit('subscribe', { channel: 'presence-room.3' });
+    await sleep(50);
+    socket.emit('unsubscribe', { channel: 'presence-room.3' });
+    const before = slowAuth.requests.length;
+    const deadline = Date.now() + 5000;
+    while (!slowAuth.requests.slice(before).some((r) => r.socketId === socket.id) && Date.now() < deadline) await sleep(10);
+    await sleep(100);
+    expect(h.herald.adapter.memberCount('app-id', 'presence-room.3')).toBe(0);
+    expect((await h.herald.adapter.channelInfo('app-id', 'presence-room.3')).subscriptionCount).toBe(0);
+  });
+
   it('a client disconnecting while its token is checked never becomes a connection', async () => {
     const socket = sioClient(h, { auth: { token: 'slow' }, transports: ['websocket'] }, '/slow-users-key');
     const deadline = Date.now() + 5000;
