@@ -162,7 +162,10 @@ function tokenOf(socket: IoSocket): string | undefined {
   return typeof query === 'string' && query !== '' ? query : undefined;
 }
 
-/** A `connect_error` whose message says why; `data.code` is the Pusher code a Pusher client would get. */
+/**
+ * A `connect_error` whose message says why; `data.code` is the Pusher code a Pusher client would
+ * get. `data` repeats the message: socket.io-client 2.x receives only `data`.
+ */
 function refusal(message: string, code: number | null): Error {
-  return Object.assign(new Error(message), { data: { code } });
+  return Object.assign(new Error(message), { data: { code, message } });
 }

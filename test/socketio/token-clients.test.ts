@@ -120,7 +120,7 @@ describe('user endpoint tokens', () => {
   it('a bad token is refused with a connect_error that says why', async () => {
     const err = await refusal(sioConnected(sioClient(h, { auth: { token: 'stolen' } })));
     expect(err.message).toBe('Token refused: user endpoint answered 401');
-    expect(err.data).toEqual({ code: 4009 });
+    expect(err.data).toEqual({ code: 4009, message: 'Token refused: user endpoint answered 401' });
     expect(h.herald.adapter.connectionCount()).toBe(0);
   });
 
