@@ -95,15 +95,18 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
 
   /** Admission, then the token, then the Herald connection: the socket's id becomes its Herald socket id. */
   async function admit(socket: IoSocket, nsp: Namespace, app: AppConfig): Promise<void> {
-    const headers = socket.handshake.headers;
-    const admitted = admitConnection(ctx, app, typeof headers.origin === 'string' ? headers.origin : '');
-    if (!admitted.ok) throw refusal(admitted.message, admitted.code);
+    const origin = typeof socket.handshake.headers.origin === 'string' ? socket.handshake.headers.origin : '';
     if (app.requireTls && !transport.secure) throw refusal('Secure connections only', ErrorCode.SslOnly);
+    const admitted = admitConnection(ctx, app, origin);
+    if (!admitted.ok) throw refusal(admitted.message, admitted.code);
     const token = tokenOf(socket);
     if (token !== undefined && TokenUsers.checks(app)) {
       const checked = await tokens.check(app, token);
       if (!checked.ok) throw refusal(checked.message, ErrorCode.Unauthorized);
       socket.data.user = checked.user;
+      // Others may have filled the app or the node (or a shutdown begun) while the token was checked.
+      const still = admitConnection(ctx, app, origin);
+      if (!still.ok) throw refusal(still.message, still.code);
     }
     // Gone while the token was checked: socket.io drops the socket, nothing to undo.
     if (socket.conn.readyState !== 'open') throw refusal('Client disconnected', null);
@@ -138,6 +141,7 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
     const close = () => {
       if (closed) return;
       closed = true;
+      socket.conn.off('close', close);
       session.gone.abort();
       for (const topic of session.socket.drop()) handlers.left(conn, topic, transport.numSubscribers(topic));
       conn.open = false;

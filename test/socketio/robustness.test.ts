@@ -243,6 +243,26 @@ describe('closing', () => {
   });
 });
 
+describe('admission: the same rules as for Pusher clients', () => {
+  it("allowedOrigins and the app's maxConnections refuse with a connect_error naming the reason", async () => {
+    const guarded = await startHerald({ app: { socketIo: true, allowedOrigins: ['app.example.com'], maxConnections: 1 } });
+    try {
+      const foreign = sioClient(guarded, { extraHeaders: { Origin: 'https://evil.example.net' }, transports: ['websocket'] });
+      await expect(sioConnected(foreign)).rejects.toThrow('Origin not allowed');
+      const first = sioClient(guarded, { extraHeaders: { Origin: 'https://app.example.com' }, transports: ['websocket'] });
+      await sioConnected(first);
+      const second = sioClient(guarded, { extraHeaders: { Origin: 'https://app.example.com' }, transports: ['websocket'] });
+      const err = await sioConnected(second).then(() => undefined, (e: { message: string; data: unknown }) => e);
+      expect(err?.message).toBe('Application is over connection quota');
+      expect(err?.data).toEqual({ code: 4004, message: 'Application is over connection quota' });
+      expect(guarded.herald.adapter.connectionCount()).toBe(1);
+    } finally {
+      closeSocketIoClients();
+      await guarded.stop();
+    }
+  });
+});
+
 describe('off unless enabled', () => {
   it('an app without socketIo has no namespace; unknown namespaces are refused', async () => {
     await expect(sioConnected(sioClient(h, {}, '/pusher-only-key'))).rejects.toThrow('Invalid namespace');
