@@ -231,6 +231,31 @@ describe.each(Object.keys(TRANSPORTS))('Echo socket.io connector over %s', (name
   });
 });
 
+describe("socket.io's default transports: long-polling, then the upgrade to WebSocket", () => {
+  it('channels joined while polling keep receiving after the upgrade, each event once', async () => {
+    const e = socketIoEcho(h, { transports: ['polling', 'websocket'], headers: sessionHeaders('ada') });
+    const socket = socketOf(e);
+    const got = recorder<unknown>('orders');
+    const whispers = recorder<unknown>('typing');
+    e.channel('orders').listen('.shipped', got.fn);
+    e.private('room.9').listenForWhisper('typing', whispers.fn);
+    await untilSubscribers(h, 'orders', 1);
+    await nodePusher(h).trigger('orders', 'shipped', { n: 1 });
+    expect(await got.next()).toEqual({ n: 1 });
+    await waitFor(() => socket.io.engine.transport.name === 'websocket', 'upgrade to websocket');
+    await untilSubscribers(h, 'private-room.9', 1);
+    await nodePusher(h).trigger('orders', 'shipped', { n: 2 });
+    expect(await got.next()).toEqual({ n: 2 });
+    const bob = await pusherEcho('bob');
+    bob.private('room.9');
+    await untilSubscribers(h, 'private-room.9', 2);
+    (bob.private('room.9') as unknown as { whisper(e: string, d: unknown): void }).whisper('typing', { who: 'Bob' });
+    expect(await whispers.next()).toEqual({ who: 'Bob' });
+    await callsStay(got, 2);
+    await callsStay(whispers, 1, 0);
+  });
+});
+
 describe('redis broadcaster replies', () => {
   let redisHerald: TestHerald;
   beforeAll(async () => {
