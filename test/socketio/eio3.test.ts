@@ -25,7 +25,7 @@ const echoes: Echo<'socket.io'>[] = [];
 beforeAll(async () => {
   auth = await startLaravelAuth({ users: USERS, channels: CHANNELS, broadcaster: 'redis' });
   pusherAuth = await startLaravelAuth({ users: USERS, channels: CHANNELS });
-  h = await startHerald({ server: { socketIoEio3: true }, app: { socketIo: true, authEndpoint: auth.authEndpoint } });
+  h = await startHerald({ server: { socketIoEio3: true }, app: { socketIo: true, authEndpoint: auth.authEndpoint, userEndpoint: `${auth.url}/api/user` } });
 });
 afterEach(async () => {
   for (const echo of echoes.splice(0)) echo.disconnect();
@@ -87,6 +87,23 @@ describe.each([['websocket'], ['polling']])('socket.io-client 2 over %s', (trans
     await sleep(100);
     expect(typing.calls).toHaveLength(1);
   });
+});
+
+it('a 2.x token client (?token=) gets its private-user.{id} notifications; a bad token gets the reason', async () => {
+  const socket = ioV2(`http://127.0.0.1:${h.port}`, { query: { token: 'ada' }, transports: ['websocket'], reconnection: false, forceNew: true });
+  const got = recorder<unknown[]>('notification');
+  socket.on('notification.sent', (...args) => got.fn(args));
+  try {
+    await untilSubscribers(h, 'private-user.5', 1);
+    await laravelBroadcast(h, { channels: ['private-user.5'], event: 'notification.sent', payload: { title: 'Hi' } });
+    expect(await got.next()).toEqual(['private-user.5', { title: 'Hi' }]);
+  } finally {
+    socket.disconnect();
+  }
+  const refused = ioV2(`http://127.0.0.1:${h.port}`, { query: { token: 'nobody' }, transports: ['websocket'], reconnection: false, forceNew: true });
+  const error = await new Promise<unknown>((resolve) => refused.on('error', resolve));
+  refused.disconnect();
+  expect(error).toEqual({ code: 4009, message: 'Token refused: user endpoint answered 401' });
 });
 
 it('without HERALD_SOCKETIO_EIO3 a 2.x client is refused', async () => {

@@ -192,6 +192,8 @@ describe('malformed packets', () => {
       '42["client event",null]',
       '42["client event",{"channel":"private-x","event":"typing","data":1}]',
       '42["no such event",{}]',
+      // Over this app's maxMessageSize (2048), under the server-wide packet limit.
+      `42["client event",{"channel":"private-x","event":"client-big","data":"${'b'.repeat(3000)}"}]`,
     ]) {
       ws.send(packet);
     }
@@ -199,7 +201,7 @@ describe('malformed packets', () => {
     await untilSubscribers(h, 'orders', 1);
     const errors = () => packets.filter((p) => p.startsWith('42["herald:error"'));
     const arrived = Date.now() + 5000;
-    while (errors().length < 6 && Date.now() < arrived) await sleep(10);
+    while (errors().length < 7 && Date.now() < arrived) await sleep(10);
     expect(errors().map((p) => JSON.parse(p.slice(2))[1].message)).toEqual([
       'subscribe needs {channel: string}',
       'subscribe needs {channel: string}',
@@ -207,6 +209,7 @@ describe('malformed packets', () => {
       'unsubscribe needs {channel: string}',
       'client event needs {channel: string, event: string, data}',
       "Client event names must start with 'client-'",
+      'Message exceeds 2048 bytes',
     ]);
     expect(packets).toContain('42["subscription_error","bad channel!",400]');
     await nodePusher(h).trigger('orders', 'shipped', { id: 1 });
