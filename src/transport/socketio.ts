@@ -6,6 +6,7 @@
  * with the last app attached (and `close` unpatches them all); instead, Engine.IO's uWS server is
  * bound here and each namespace gets `UwsRooms`, bound to this app only.
  */
+import { randomInt } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { uServer, type ServerOptions as EngineOptions } from 'engine.io';
 import type { Server, Socket as IoSocket } from 'socket.io';
@@ -40,9 +41,21 @@ export function attachSocketIo(transport: Transport, io: Server, limits: EngineL
     cors: { origin: true, credentials: true },
   };
   const engine = new uServer(options);
+  const standardId = engine.generateId.bind(engine);
+  engine.generateId = (req) => ((req as unknown as { _query?: { EIO?: string } })._query?.EIO === '3' ? eio3SessionId() : standardId(req));
   engine.attach(transport.app, { path: limits.path, maxBackpressure: limits.maxBackpressure } as Parameters<uServer['attach']>[1]);
   io.bind(engine as unknown as Parameters<Server['bind']>[0]);
   io.adapter(uwsRooms(transport.app));
+}
+
+/**
+ * socket.io-client 2.x takes its `socket.id` from the Engine.IO session id, so Echo sends that as
+ * `X-Socket-ID` and Laravel's pusher driver hands it to pusher-http-php, which throws on anything but
+ * `digits.digits`. Such an id lets the broadcast through; its second part is beyond any connection
+ * slot, so it names no Herald connection and excludes nobody.
+ */
+function eio3SessionId(): string {
+  return `${randomInt(1, 1_000_000_000)}.${randomInt(1_000_000_000, 2 ** 47)}`;
 }
 
 const SEPARATOR = '\x1f';

@@ -89,6 +89,18 @@ describe.each([['websocket'], ['polling']])('socket.io-client 2 over %s', (trans
   });
 });
 
+it("a 2.x client's Echo socketId() is digits.digits, so toOthers() broadcasts go through (the 2.x sender is not excluded)", async () => {
+  const ada = echoV2('ada', ['websocket']);
+  const got = recorder<unknown>('orders');
+  ada.channel('orders').listen('.shipped', got.fn);
+  await untilSubscribers(h, 'orders', 1);
+  const socketId = ada.socketId()!;
+  expect(socketId).toMatch(/^\d+\.\d+$/);
+  const [reply] = await laravelBroadcast(h, { channels: ['orders'], event: 'shipped', payload: { id: 9, socket: socketId } });
+  expect(reply!.status).toBe(200);
+  expect(await got.next()).toEqual({ id: 9 });
+});
+
 it('a 2.x token client (?token=) gets its private-user.{id} notifications; a bad token gets the reason', async () => {
   const socket = ioV2(`http://127.0.0.1:${h.port}`, { query: { token: 'ada' }, transports: ['websocket'], reconnection: false, forceNew: true });
   const got = recorder<unknown[]>('notification');
