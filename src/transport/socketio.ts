@@ -98,8 +98,11 @@ function uwsRooms(app: UWS.TemplatedApp): typeof Adapter {
       if (ws) guard(() => ws.unsubscribe(this.topic(room)));
     }
 
-    /** A leaving socket's uWS topics go with its WebSocket. */
+    /** A socket leaving the namespace; its Engine.IO connection may stay for other namespaces. */
     override delAll(id: SocketId): void {
+      const socket = this.socket(id);
+      const ws = socket && websocketOf(socket);
+      if (ws) for (const room of this.sids.get(id) ?? []) guard(() => ws.unsubscribe(this.topic(room)));
       super.delAll(id);
       this.polling.delete(id);
     }
