@@ -4,6 +4,7 @@
 // Laravel-shaped /broadcasting/auth in the pusher and the redis broadcaster's reply formats.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connected, disconnectAll, echoClient, pusherOf, recorder, sleep, type Recorder } from '../helpers/clients.js';
+import type { LifecycleEvent } from '../../src/events/lifecycle.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth, type LaravelUser } from '../helpers/laravel-auth.js';
 import { laravelBroadcast, nodePusher } from '../helpers/laravel-broadcast.js';
@@ -177,6 +178,28 @@ describe.each(Object.keys(TRANSPORTS))('Echo socket.io connector over %s', (name
     ada2.disconnect();
     await untilSubscribers(h, 'presence-chat.1', 1);
     await callsStay(adaLeaving, 1);
+  });
+
+  it('Socket.IO joins and leaves raise the lifecycle events webhooks hang on', async () => {
+    const events: LifecycleEvent[] = [];
+    const off = h.herald.events.on((event) => events.push(event));
+    try {
+      const ada = await echo('ada');
+      const here = recorder<unknown>('here');
+      ada.join('chat.7').here(here.fn);
+      await here.next();
+      socketOf(ada).disconnect();
+      await waitFor(() => events.some((e) => e.type === 'channel_vacated'), 'channel_vacated');
+      expect(events.filter((e) => 'channel' in e && e.channel === 'presence-chat.7').map((e) => e.type)).toEqual([
+        'channel_occupied',
+        'member_added',
+        'member_removed',
+        'channel_vacated',
+      ]);
+      expect(events).toContainEqual({ type: 'member_added', appId: 'app-id', channel: 'presence-chat.7', userId: '5' });
+    } finally {
+      off();
+    }
   });
 
   it('a Socket.IO member leaving (disconnect) reaches pusher-js as member_removed with its info', async () => {
