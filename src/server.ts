@@ -10,6 +10,7 @@ import { Lifecycle } from './events/lifecycle.js';
 import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js';
 import { Stats } from './metrics/stats.js';
 import { loadUws } from './transport/engine.js';
+import { startSocketIo } from './socketio/server.js';
 import { Transport } from './transport/uws.js';
 import type { WsContext } from './ws/context.js';
 import { monotonicMs } from './ws/clock.js';
@@ -56,7 +57,9 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
   const adapter = new LocalAdapter(transport, stats);
   const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
 
-  transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
+  const handlers = connectionHandlers(ctx);
+  transport.ws(`${config.pathPrefix}/app/:key`, handlers);
+  const socketIo = startSocketIo(ctx, transport, handlers);
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port, options.sharedPort);
   let metrics: MetricsServer | undefined;
@@ -103,6 +106,7 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
       const deadline = Date.now() + config.shutdownGracePeriod * 1000;
       while (adapter.connectionCount() > 0 && Date.now() < deadline) await sleep(50);
       await sleep(Math.min(CLOSE_FLUSH_MS, Math.max(0, deadline - Date.now())));
+      await socketIo?.close();
       transport.stopListening();
       clearInterval(sweeper);
       await metrics?.close();

@@ -5,13 +5,15 @@ import { PresenceTable, type JoinOutcome, type LeaveOutcome, type PresenceMember
 import { topicOf } from '../channels/topics.js';
 import { UserIndex } from '../channels/users.js';
 import type { Stats } from '../metrics/stats.js';
+import type { Socket } from '../transport/uws.js';
 import type { Connection } from '../ws/connection.js';
 import type { Adapter, ChannelInfo } from './adapter.js';
 import { ConnectionIndex } from './connection-index.js';
 
 /** The part of the transport the adapter fans out through. */
 export interface Publisher {
-  publish(topic: string, message: string): boolean;
+  /** Skips `except`. */
+  publish(topic: string, message: string, except?: Socket): boolean;
   /** uWS's own count: the one source of subscription counts on this node. */
   numSubscribers(topic: string): number;
 }
@@ -40,7 +42,7 @@ export class LocalAdapter implements Adapter {
     // subscriptions at all (never subscribed, or just left its last channel), and a socket outside
     // the channel would not receive the frame anyway.
     if (except && except.app.id === appId && except.inChannel(channel)) {
-      except.socket.publish(topic, frame);
+      this.publisher.publish(topic, frame, except.socket);
       this.stats.sent(frame, recipients - 1);
     } else {
       this.publisher.publish(topic, frame);

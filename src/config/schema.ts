@@ -17,6 +17,8 @@ const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().min(0);
 
+const httpUrl = z.string().refine((url) => /^https?:\/\//.test(url) && URL.canParse(url), 'must be an http:// or https:// URL');
+
 export const clientEventModes = ['none', 'members', 'all'] as const;
 /** uWebSockets.js builds by version (src/transport/engine.ts), or the newest that loads. */
 export const uwsChoices = ['auto', '20.57', '20.30'] as const;
@@ -98,6 +100,35 @@ export const appSchema = z.object({
     doc: 'Keys for the simple `POST /api/broadcast` API (`X-API-Key`, comma list in env); empty = that API is off.',
     secret: true,
   }),
+  socketIo: opt(z.boolean().default(false), {
+    env: 'HERALD_APP_SOCKETIO',
+    doc: 'Serve Socket.IO clients (Echo `broadcaster: \'socket.io\'`, socket.io-client) on `/socket.io/`, namespace `/{key}` (the first app also on `/`).',
+  }),
+  authEndpoint: opt(httpUrl.optional(), {
+    env: 'HERALD_APP_AUTH_ENDPOINT',
+    doc: "The app's `/broadcasting/auth` URL, called by Herald to authorize a Socket.IO client's private and presence channels.",
+  }),
+  userEndpoint: opt(httpUrl.optional(), {
+    env: 'HERALD_APP_USER_ENDPOINT',
+    doc: "URL answering a Socket.IO client's token (sent as `Authorization: Bearer`) with the user as JSON, e.g. Sanctum's `/api/user`.",
+  }),
+  userIdField: opt(z.string().min(1).default('id'), {
+    env: 'HERALD_APP_USER_ID_FIELD',
+    doc: "Field of the user endpoint's JSON (or the JWT's claims) holding the user id; dots reach into objects (`data.id`).",
+  }),
+  userChannels: opt(z.array(z.string().min(1)).default(['private-user.{id}']), {
+    env: 'HERALD_APP_USER_CHANNELS',
+    doc: 'Channels a token-authenticated Socket.IO client joins at once, `{id}` being its user id (comma list in env).',
+  }),
+  tokenJwt: opt(z.boolean().default(false), {
+    env: 'HERALD_APP_TOKEN_JWT',
+    doc: 'Check Socket.IO tokens locally as HS256 JWTs (with `jwtSecret`, else the app secret) instead of calling `userEndpoint`.',
+  }),
+  jwtSecret: opt(z.string().min(1).optional(), {
+    env: 'HERALD_APP_JWT_SECRET',
+    doc: 'HS256 key for `tokenJwt`; the app secret when unset.',
+    secret: true,
+  }),
 });
 
 export const serverSchema = z.object({
@@ -161,6 +192,22 @@ export const serverSchema = z.object({
   workers: opt(z.union([positiveInt, z.literal('auto')]).default(1), {
     env: 'HERALD_WORKERS',
     doc: 'Herald processes sharing the port (SO_REUSEPORT), each a cluster node on `redisUrl`; `auto` = one per core. Above 1 needs `redisUrl`.',
+  }),
+  socketIoEio3: opt(z.boolean().default(false), {
+    env: 'HERALD_SOCKETIO_EIO3',
+    doc: 'Also accept socket.io-client 2.x (Engine.IO 3), as laravel-echo-server users run.',
+  }),
+  socketIoAuthTimeout: opt(z.number().positive().default(5), {
+    env: 'HERALD_SOCKETIO_AUTH_TIMEOUT',
+    doc: 'Seconds Herald waits for an app auth or user endpoint before refusing the channel or connection.',
+  }),
+  socketIoTokenCacheTtl: opt(z.number().min(0).default(30), {
+    env: 'HERALD_SOCKETIO_TOKEN_CACHE_TTL',
+    doc: 'Seconds a Socket.IO token check is remembered (0 = ask the user endpoint on every connection).',
+  }),
+  socketIoMaxPendingAuth: opt(positiveInt.default(10), {
+    env: 'HERALD_SOCKETIO_MAX_PENDING_AUTH',
+    doc: 'Auth endpoint calls one Socket.IO connection may have in flight; further subscribes get `subscription_error` 429.',
   }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),

@@ -12,7 +12,7 @@ export interface Socket {
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;
-  /** Publish to a topic, skipping this socket. */
+  /** Publish to a topic's uWS subscribers, skipping this socket. */
   publish(topic: string, message: string): boolean;
   ping(): number;
   end(code?: number, reason?: string): void;
@@ -81,6 +81,15 @@ export interface HttpReply {
 export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
 export type HttpMethod = 'get' | 'post' | 'put' | 'del' | 'patch' | 'head' | 'options' | 'any';
 
+/**
+ * Subscribers a topic has besides uWS's own (Socket.IO rooms), reached by the same publish and
+ * counted with uWS's subscribers.
+ */
+export interface FanOutTarget {
+  publish(topic: string, message: string, except?: Socket): void;
+  numSubscribers(topic: string): number;
+}
+
 export interface TransportOptions {
   /** Which uWebSockets.js build to run on (see engine.ts). */
   uws: UwsChoice;
@@ -116,7 +125,9 @@ const LISTEN_EXCLUSIVE_PORT = 1;
 
 export class Transport {
   private readonly uws: UwsModule;
-  private readonly app: UWS.TemplatedApp;
+  /** Read by src/transport/socketio.ts only, to attach Socket.IO to the same port. */
+  readonly app: UWS.TemplatedApp;
+  private fanOut: FanOutTarget | undefined;
   private listenSocket: UWS.us_listen_socket | undefined;
   readonly secure: boolean;
 
@@ -165,7 +176,10 @@ export class Transport {
       pong: (ws) => handlers.activity(ws.getUserData().state),
       subscription: (ws, topic, newCount, oldCount) => {
         // `remaining` comes from the event: during a close, `numSubscribers` still counts this socket.
-        if (newCount < oldCount) handlers.left(ws.getUserData().state, topicDecoder.decode(topic), newCount);
+        if (newCount < oldCount) {
+          const name = topicDecoder.decode(topic);
+          handlers.left(ws.getUserData().state, name, newCount + (this.fanOut?.numSubscribers(name) ?? 0));
+        }
       },
       close: (ws, code) => handlers.close(ws.getUserData().state, code),
     });
@@ -180,12 +194,19 @@ export class Transport {
     return this;
   }
 
-  publish(topic: string, message: string): boolean {
-    return this.app.publish(topic, message);
+  /** To every subscriber of the topic, except `except` when given. */
+  publish(topic: string, message: string, except?: Socket): boolean {
+    this.fanOut?.publish(topic, message, except);
+    // uWS skips the socket a publish comes from.
+    return except ? except.publish(topic, message) : this.app.publish(topic, message);
   }
 
   numSubscribers(topic: string): number {
-    return this.app.numSubscribers(topic);
+    return this.app.numSubscribers(topic) + (this.fanOut?.numSubscribers(topic) ?? 0);
+  }
+
+  setFanOut(target: FanOutTarget): void {
+    this.fanOut = target;
   }
 
   /**

@@ -20,7 +20,12 @@ export function checkHandshake(input: HandshakeInput, ctx: WsContext): Handshake
   if (app.requireTls && !input.secure) return refuse(ErrorCode.SslOnly);
   if (!app.enabled) return refuse(ErrorCode.AppDisabled);
   if (parseProtocolVersion(input.protocol) === null) return refuse(ErrorCode.UnsupportedProtocol);
-  if (!originAllowed(app.allowedOrigins, input.origin)) return { ok: false, code: ErrorCode.Unauthorized, message: 'Origin not allowed' };
+  return admitConnection(ctx, app, input.origin);
+}
+
+/** The checks after the protocol's own, shared by every protocol: origin, then the app's and the node's capacity. */
+export function admitConnection(ctx: WsContext, app: AppConfig, origin: string): HandshakeResult {
+  if (!originAllowed(app.allowedOrigins, origin)) return { ok: false, code: ErrorCode.Unauthorized, message: 'Origin not allowed' };
   if (app.maxConnections > 0 && ctx.adapter.connectionCount(app.id) >= app.maxConnections) return refuse(ErrorCode.OverQuota);
   const { maxConnections } = ctx.config;
   if (ctx.isDraining() || (maxConnections > 0 && ctx.adapter.connectionCount() >= maxConnections)) return refuse(ErrorCode.OverCapacity);

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { parseUserData, signinSuccess, watchlistEvents } from '../../protocol/frames.js';
 import { userSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
-import type { Connection } from './connection.js';
+import type { Connection, SignedInUser } from './connection.js';
 import type { WsContext } from './context.js';
 
 /** `pusher:signin` (section 2.7). Failures answer 4009 and keep the connection open. */
@@ -17,16 +17,24 @@ export function signin(ctx: WsContext, conn: Connection, auth: string, userData:
     return conn.send(signinSuccess(userData));
   }
 
-  const watchlist = parsed.watchlist.slice(0, app.maxWatchlistSize);
-  conn.user = { id: parsed.id, info: parsed.userInfo, watchlist };
-  conn.authorized = true;
-  const cameOnline = ctx.adapter.signIn(conn);
   conn.send(signinSuccess(userData));
   if (parsed.watchlist.length > app.maxWatchlistSize) {
     conn.error(ErrorCode.WatchlistLimit, `Watchlist limit exceeded. Only the first ${app.maxWatchlistSize} user IDs are accepted.`);
   }
-  if (!app.watchlistEvents) return;
-  if (watchlist.length > 0) {
+  signInAs(ctx, conn, { id: parsed.id, info: parsed.userInfo, watchlist: parsed.watchlist.slice(0, app.maxWatchlistSize) });
+}
+
+/**
+ * The connection is now this user, whichever protocol proved it: it counts as the user's
+ * connection (user events, terminate_connections, watchers, `user_connected`).
+ */
+export function signInAs(ctx: WsContext, conn: Connection, user: SignedInUser): void {
+  const { app } = conn;
+  const { watchlist } = user;
+  conn.user = user;
+  conn.authorized = true;
+  const cameOnline = ctx.adapter.signIn(conn);
+  if (app.watchlistEvents && watchlist.length > 0) {
     ctx.adapter.watch(conn);
     const online = watchlist.filter((id) => ctx.adapter.isOnline(app.id, id));
     const offline = watchlist.filter((id) => !ctx.adapter.isOnline(app.id, id));
@@ -36,8 +44,8 @@ export function signin(ctx: WsContext, conn: Connection, auth: string, userData:
     conn.send(watchlistEvents(events));
   }
   if (cameOnline) {
-    ctx.events.emit({ type: 'user_connected', appId: app.id, userId: parsed.id, socketId: conn.socketId });
-    notifyWatchers(ctx, conn, 'online');
+    ctx.events.emit({ type: 'user_connected', appId: app.id, userId: user.id, socketId: conn.socketId });
+    if (app.watchlistEvents) notifyWatchers(ctx, conn, 'online');
   }
 }
 

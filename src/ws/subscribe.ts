@@ -14,27 +14,41 @@ import type { LeaveOutcome, PresenceMember } from '../channels/channels.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
 
-type Authorized = { ok: true; member?: PresenceMember } | { ok: false; code: number | null; message: string };
+/**
+ * The channel rules every protocol shares: a protocol parses its own packets, decides who may join
+ * (Pusher: the client's `auth` signature; Socket.IO: the app's auth endpoint), then calls
+ * `admit`, `authorize`/`presenceLimits` and `join` here; replies go out as Pusher frames through
+ * `conn.send`, which a Socket.IO connection's socket renders as Socket.IO events.
+ */
+export type Authorized = { ok: true; member?: PresenceMember } | { ok: false; code: number | null; message: string };
 
 const unauthorized = (message: string): Authorized => ({ ok: false, code: ErrorCode.Unauthorized, message });
 
-export function subscribe(ctx: WsContext, conn: Connection, channel: string, auth: string | undefined, channelData: string | undefined): void {
+export type Admission = { ok: true; kind: ChannelKind; joined: boolean } | { ok: false; message: string };
+
+/** Name and per-connection limit, checked before authorizing; `pending` joins still being authorized count toward the limit. */
+export function admit(conn: Connection, channel: string, pending = 0): Admission {
   const { app } = conn;
   const nameError = channelNameError(channel, app.maxChannelNameLength);
   if (nameError) {
     // Reference 3.3: the message is "Invalid channel name" (with the limit when length is the reason).
     const tooLong = channel.length > app.maxChannelNameLength;
-    return conn.error(null, tooLong ? `Invalid channel name: longer than ${app.maxChannelNameLength} characters` : 'Invalid channel name');
+    return { ok: false, message: tooLong ? `Invalid channel name: longer than ${app.maxChannelNameLength} characters` : 'Invalid channel name' };
   }
   const kind = channelKind(channel);
+  // Idempotent: confirm again, never a second membership or member_added (section 2.2 rule 4).
+  if (conn.inChannel(channel)) return { ok: true, kind, joined: true };
+  if (conn.channelCount + pending >= app.maxChannelsPerConnection) {
+    return { ok: false, message: `Subscription limit reached (max ${app.maxChannelsPerConnection} channels per connection)` };
+  }
+  return { ok: true, kind, joined: false };
+}
 
-  if (conn.inChannel(channel)) {
-    // Idempotent: confirm again, never a second membership or member_added (section 2.2 rule 4).
-    return conn.send(succeeded(ctx, conn, channel, kind));
-  }
-  if (conn.channelCount >= app.maxChannelsPerConnection) {
-    return conn.error(null, `Subscription limit reached (max ${app.maxChannelsPerConnection} channels per connection)`);
-  }
+export function subscribe(ctx: WsContext, conn: Connection, channel: string, auth: string | undefined, channelData: string | undefined): void {
+  const admission = admit(conn, channel);
+  if (!admission.ok) return conn.error(null, admission.message);
+  const { kind } = admission;
+  if (admission.joined) return confirm(ctx, conn, channel, kind);
 
   const verdict = authorize(ctx, conn, channel, kind, auth, channelData);
   if (!verdict.ok) {
@@ -42,9 +56,20 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
     if (verdict.code === ErrorCode.Unauthorized) conn.send(subscriptionError(channel, 401, verdict.message));
     return;
   }
+  join(ctx, conn, channel, kind, verdict.member);
+}
+
+/** Sends the subscription's confirmation again, for a connection already in the channel. */
+export function confirm(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind): void {
+  conn.send(succeeded(ctx, conn, channel, kind));
+}
+
+/** An authorized connection joins: membership, presence, confirmation, cache, lifecycle events and counts. */
+export function join(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined): void {
+  const { app } = conn;
   if (kind.type !== 'public') conn.authorized = true;
 
-  const outcome = ctx.adapter.subscribe(conn, channel, verdict.member);
+  const outcome = ctx.adapter.subscribe(conn, channel, member);
   ctx.stats.subscribed(kind.type);
   conn.socket.cork(() => {
     conn.send(succeeded(ctx, conn, channel, kind));
@@ -55,9 +80,9 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
     }
   });
   if (outcome.occupied) ctx.events.emit({ type: 'channel_occupied', appId: app.id, channel });
-  if (verdict.member && outcome.memberAdded) {
-    ctx.adapter.publish(app.id, channel, memberAdded(channel, verdict.member.id, verdict.member.info), conn.socketId);
-    ctx.events.emit({ type: 'member_added', appId: app.id, channel, userId: verdict.member.id });
+  if (member && outcome.memberAdded) {
+    ctx.adapter.publish(app.id, channel, memberAdded(channel, member.id, member.info), conn.socketId);
+    ctx.events.emit({ type: 'member_added', appId: app.id, channel, userId: member.id });
   }
   if (app.subscriptionCount && kind.type !== 'presence') {
     ctx.counts.changed(app.id, channel, outcome.subscriptionCount, Date.now());
@@ -89,7 +114,8 @@ function succeeded(ctx: WsContext, conn: Connection, channel: string, kind: Chan
     : subscriptionSucceeded(channel);
 }
 
-function authorize(
+/** Verifies a Pusher `auth` signature (and `channel_data`) for the channel, then the presence limits. */
+export function authorize(
   ctx: WsContext,
   conn: Connection,
   channel: string,
@@ -126,7 +152,7 @@ function authorize(
   }
 }
 
-function presenceLimits(ctx: WsContext, conn: Connection, channel: string, member: PresenceMember): Authorized {
+export function presenceLimits(ctx: WsContext, conn: Connection, channel: string, member: PresenceMember): Authorized {
   const { app } = conn;
   if (member.id === '' || member.id.length > app.maxPresenceUserIdLength) {
     return { ok: false, code: null, message: `Presence user_id must be 1 to ${app.maxPresenceUserIdLength} characters` };

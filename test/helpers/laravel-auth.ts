@@ -37,6 +37,13 @@ export interface LaravelAuthOptions {
   encryptionMasterKeyBase64?: string;
   /** `Broadcast::resolveAuthenticatedUserUsing(fn ($request) => …)`; default `['id' => (string) $user->id, 'user_info' => ['name' => …]]` (+ `watchlist` if the user has one). */
   resolveAuthenticatedUser?: (user: LaravelUser) => Record<string, unknown> | null;
+  /**
+   * `BROADCAST_CONNECTION`: `pusher` (default) signs replies; `redis` answers as RedisBroadcaster's
+   * validAuthenticationResponse does: `true`, or `{"channel_data":{"user_id":…,"user_info":…}}`.
+   */
+  broadcaster?: 'pusher' | 'redis';
+  /** Milliseconds `/broadcasting/auth` waits before answering (a slow app). */
+  delayMs?: number;
 }
 
 export interface AuthRequestLog {
@@ -45,6 +52,7 @@ export interface AuthRequestLog {
   channelName: string | undefined;
   user: string | undefined;
   status: number;
+  headers: IncomingMessage['headers'];
 }
 
 export interface LaravelAuth {
@@ -77,7 +85,11 @@ export async function startLaravelAuth(options: LaravelAuthOptions): Promise<Lar
     const user = currentUser(req, options.users);
     const reply = (status: number, body: unknown) => ({ status, body, user, fields, path });
 
+    // Sanctum's `Route::middleware('auth:sanctum')->get('/api/user', fn (Request $r) => $r->user())`.
+    if (path === '/api/user') return user ? reply(200, user) : reply(401, { message: 'Unauthenticated.' });
+
     if (path === '/broadcasting/auth') {
+      if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
       const channelName = fields.get('channel_name') ?? '';
       const socketId = fields.get('socket_id') ?? '';
       // PusherBroadcaster::auth: empty channel, or a guarded channel without a user → 403.
@@ -110,6 +122,11 @@ export async function startLaravelAuth(options: LaravelAuthOptions): Promise<Lar
     return reply(404, { message: 'Not Found' });
 
     function authorize(channelName: string, socketId: string, user: LaravelUser, result: unknown) {
+      if (options.broadcaster === 'redis') {
+        // RedisBroadcaster: no signature (the app answers the server, not the client); presence gets the member.
+        if (typeof result === 'boolean') return reply(200, result);
+        return reply(200, { channel_data: { user_id: user.id, user_info: result } });
+      }
       // pusher-http-php validates both before signing; Laravel turns its exception into a 500.
       if (!SOCKET_ID.test(socketId)) return reply(500, { message: 'Invalid socket ID ' + socketId });
       if (!CHANNEL.test(channelName)) return reply(500, { message: 'Invalid channel name ' + channelName });
@@ -132,7 +149,7 @@ export async function startLaravelAuth(options: LaravelAuthOptions): Promise<Lar
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     handle(req).then(
       ({ status, body, user, fields, path }) => {
-        requests.push({ path, socketId: fields.get('socket_id') ?? undefined, channelName: fields.get('channel_name') ?? undefined, user: user ? String(user.id) : undefined, status });
+        requests.push({ path, socketId: fields.get('socket_id') ?? undefined, channelName: fields.get('channel_name') ?? undefined, user: user ? String(user.id) : undefined, status, headers: req.headers });
         res.writeHead(status, { 'Content-Type': 'application/json' });
         res.end(phpJsonEncode(body));
       },

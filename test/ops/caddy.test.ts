@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PusherServer from 'pusher';
 import PusherModule from 'pusher-js';
+import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
@@ -32,7 +33,7 @@ describe.skipIf(!hasCaddy)('Caddy in front of Herald', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    h = await startHerald();
+    h = await startHerald({ app: { socketIo: true } });
     home = mkdtempSync(join(tmpdir(), 'herald-caddy-'));
     caddyPort = await freePort();
     env = {
@@ -116,6 +117,28 @@ describe.skipIf(!hasCaddy)('Caddy in front of Herald', () => {
       expect(await info.json()).toMatchObject({ occupied: true, subscription_count: 1 });
     } finally {
       client.disconnect();
+    }
+  });
+
+  it('carries Socket.IO long-polling and its upgrade to WebSocket', async () => {
+    const socket = io(`http://127.0.0.1:${caddyPort}`, { reconnection: false, forceNew: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('connect_error', reject);
+      });
+      const received = new Promise<unknown[]>((resolve) => socket.on('order-shipped', (...args: unknown[]) => resolve(args)));
+      socket.emit('subscribe', { channel: 'socketio-orders' });
+      const deadline = Date.now() + 5000;
+      while ((socket.io.engine.transport.name !== 'websocket' || (await h.herald.adapter.channelInfo('app-id', 'socketio-orders')).subscriptionCount !== 1) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(socket.io.engine.transport.name).toBe('websocket');
+      const server = new PusherServer({ appId: 'app-id', key: 'app-key', secret: 'app-secret', host: '127.0.0.1', port: String(caddyPort), useTLS: false });
+      await server.trigger('socketio-orders', 'order-shipped', { id: 7 });
+      expect(await received).toEqual(['socketio-orders', { id: 7 }]);
+    } finally {
+      socket.disconnect();
     }
   });
 

@@ -1,0 +1,171 @@
+import { Server, type Namespace, type Socket as IoSocket } from 'socket.io';
+import { ErrorCode } from '../../protocol/codes.js';
+import { topicOf } from '../channels/topics.js';
+import type { AppConfig } from '../config/schema.js';
+import { attachSocketIo } from '../transport/socketio.js';
+import type { Transport, WsHandlers } from '../transport/uws.js';
+import { monotonicMs } from '../ws/clock.js';
+import { Connection, type SocketState } from '../ws/connection.js';
+import type { WsContext } from '../ws/context.js';
+import { admitConnection } from '../ws/handshake.js';
+import { clientEventPacket, signInWithToken, subscribePacket, unsubscribePacket } from './channels.js';
+import { SocketIoRooms } from './rooms.js';
+import type { Session } from './session.js';
+import { SocketIoSocket } from './socket.js';
+import { TokenUsers, type TokenUser } from './token.js';
+
+export interface SocketIo {
+  close(): Promise<void>;
+}
+
+/**
+ * Socket.IO clients on Herald's port, path `{pathPrefix}/socket.io/`: each app with `socketIo` on
+ * gets the namespace `/{key}`, and the first app also the default namespace `/` (what
+ * laravel-echo-server clients connect to). A client is a Herald `Connection` like any Pusher
+ * client: Pusher-format socket id, same channels, limits, counts, presence and lifecycle events.
+ * `handlers` are the Pusher transport's: a closing Socket.IO client leaves its channels and closes
+ * through the same code.
+ */
+export function startSocketIo(ctx: WsContext, transport: Transport, handlers: WsHandlers<SocketState>): SocketIo | undefined {
+  const { config, logger } = ctx;
+  const apps = config.apps.filter((app) => app.socketIo);
+  if (apps.length === 0) return undefined;
+  const io = new Server({ serveClient: false });
+  attachSocketIo(transport, io, {
+    path: `${config.pathPrefix}/socket.io/`,
+    allowEIO3: config.socketIoEio3,
+    // One packet (or polling request) at most the largest frame any Socket.IO app accepts.
+    maxHttpBufferSize: Math.min(config.maxPayloadLength, Math.max(...apps.map((app) => app.maxMessageSize))),
+    maxBackpressure: config.maxBackpressure,
+  });
+
+  const rooms = new SocketIoRooms(
+    (topic, channel) => {
+      const app = apps.find((candidate) => topic === topicOf(candidate.id, channel));
+      return app && channel.startsWith('presence-') ? ctx.adapter.presence(app.id, channel) : undefined;
+    },
+    (err) => logger.error({ err }, 'socket.io fan-out failed'),
+  );
+  transport.setFanOut(rooms);
+  const tokens = new TokenUsers(config.socketIoTokenCacheTtl, config.socketIoAuthTimeout * 1000);
+  const publishToUws = (topic: string, message: string) => transport.app.publish(topic, message);
+
+  const first = config.apps[0];
+  for (const app of apps) serve(io.of(`/${app.key}`), app);
+  if (first?.socketIo) serve(io.of('/'), first);
+  else io.of('/').use((_socket, next) => next(refusal('Socket.IO is not enabled for the default namespace; connect to /{app key}', ErrorCode.AppNotFound)));
+
+  function serve(nsp: Namespace, app: AppConfig): void {
+    nsp.use((socket, next) => {
+      admit(socket, nsp, app).then(
+        () => next(),
+        (err: Error) => next(err),
+      );
+    });
+    nsp.on('connection', (socket) => {
+      const session = socket.data.herald as Session | undefined;
+      if (!session) return socket.disconnect(true);
+      const run = (name: string, handle: (packet: unknown) => unknown) =>
+        socket.on(name, (packet: unknown) => {
+          const failed = (err: unknown) => {
+            // A bug must cost one packet, not the process and every other connection on it.
+            logger.error({ err, app: app.id, socket_id: session.conn.socketId, packet: name }, 'socket.io packet handler failed');
+            session.conn.error(null, 'Internal server error');
+          };
+          session.conn.lastSeen = monotonicMs();
+          ctx.stats.wsMessagesIn++;
+          try {
+            const pending = handle(packet);
+            if (pending instanceof Promise) pending.catch(failed);
+          } catch (err) {
+            failed(err);
+          }
+        });
+      run('subscribe', (packet) => subscribePacket(ctx, session, packet));
+      run('unsubscribe', (packet) => unsubscribePacket(ctx, session, packet));
+      run('client event', (packet) => clientEventPacket(ctx, session, packet));
+      const user = socket.data.user as TokenUser | undefined;
+      if (user) signInWithToken(ctx, session, user);
+    });
+  }
+
+  /** Admission, then the token, then the Herald connection: the socket's id becomes its Herald socket id. */
+  async function admit(socket: IoSocket, nsp: Namespace, app: AppConfig): Promise<void> {
+    const origin = typeof socket.handshake.headers.origin === 'string' ? socket.handshake.headers.origin : '';
+    if (app.requireTls && !transport.secure) throw refusal('Secure connections only', ErrorCode.SslOnly);
+    const admitted = admitConnection(ctx, app, origin);
+    if (!admitted.ok) throw refusal(admitted.message, admitted.code);
+    const token = tokenOf(socket);
+    if (token !== undefined && TokenUsers.checks(app)) {
+      const checked = await tokens.check(app, token);
+      if (!checked.ok) throw refusal(checked.message, ErrorCode.Unauthorized);
+      socket.data.user = checked.user;
+      // Others may have filled the app or the node (or a shutdown begun) while the token was checked.
+      const still = admitConnection(ctx, app, origin);
+      if (!still.ok) throw refusal(still.message, still.code);
+    }
+    // Gone while the token was checked: socket.io drops the socket, nothing to undo.
+    if (socket.conn.readyState !== 'open') throw refusal('Client disconnected', null);
+    open(socket, nsp, app);
+  }
+
+  function open(socket: IoSocket, nsp: Namespace, app: AppConfig): void {
+    const conn = new Connection(app, monotonicMs(), ctx.stats);
+    const session: Session = {
+      conn,
+      socket: new SocketIoSocket(socket, nsp, topicOf(app.id, ''), rooms, publishToUws, () => {
+        conn.lastSeen = monotonicMs();
+        conn.pingSentAt = 0;
+      }),
+      headers: socket.handshake.headers,
+      pending: new Map(),
+      gone: new AbortController(),
+    };
+    conn.socket = session.socket;
+    conn.open = true;
+    ctx.adapter.addConnection(conn);
+    ctx.stats.connectionsOpened++;
+    // Echo reads `socket.id` for X-Socket-ID; Laravel and pusher-http-php accept only `N.N` ids.
+    // socket.io files a connecting socket under its id, so it is refiled under the new one.
+    const preConnect = (nsp as unknown as { _preConnectSockets: Map<string, IoSocket> })._preConnectSockets;
+    preConnect.delete(socket.id);
+    (socket as { id: string }).id = conn.socketId;
+    preConnect.set(socket.id, socket);
+    socket.data.herald = session;
+
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      socket.conn.off('close', close);
+      session.gone.abort();
+      for (const topic of session.socket.drop()) handlers.left(conn, topic, transport.numSubscribers(topic));
+      conn.open = false;
+      handlers.close(conn, 1000);
+    };
+    // `disconnect` when the client leaves the namespace; the engine's `close` also when it goes before connecting.
+    socket.on('disconnect', close);
+    socket.conn.once('close', close);
+    ctx.logger.debug({ app: app.id, socket_id: conn.socketId, transport: socket.conn.transport.name }, 'socket.io connection opened');
+  }
+
+  logger.info({ path: `${config.pathPrefix}/socket.io/`, apps: apps.map((app) => app.id), eio3: config.socketIoEio3 }, 'Socket.IO clients accepted');
+  return {
+    close: () => new Promise<void>((resolve) => io.close(() => resolve())),
+  };
+}
+
+function tokenOf(socket: IoSocket): string | undefined {
+  const auth = socket.handshake.auth as { token?: unknown } | undefined;
+  if (typeof auth?.token === 'string' && auth.token !== '') return auth.token;
+  const query = socket.handshake.query.token;
+  return typeof query === 'string' && query !== '' ? query : undefined;
+}
+
+/**
+ * A `connect_error` whose message says why; `data.code` is the Pusher code a Pusher client would
+ * get. `data` repeats the message: socket.io-client 2.x receives only `data`.
+ */
+function refusal(message: string, code: number | null): Error {
+  return Object.assign(new Error(message), { data: { code, message } });
+}
