@@ -14,6 +14,7 @@ import type { WsContext } from './ws/context.js';
 import { monotonicMs } from './ws/clock.js';
 import { connectionHandlers } from './ws/lifecycle.js';
 import { sweepConnections, sweepInterval } from './ws/liveness.js';
+import { Webhooks } from './webhooks/webhooks.js';
 
 export interface Herald {
   port: number;
@@ -46,6 +47,8 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
   const adapter = new LocalAdapter(transport, stats);
+  const webhooks = Webhooks.wanted(config.apps) ? new Webhooks({ config, apps, adapter, stats, logger }) : undefined;
+  webhooks?.attach(events);
   const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
 
   transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
@@ -60,6 +63,7 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
         stats,
         adapter,
         appIds: config.apps.map((app) => app.id),
+        webhooksQueued: webhooks && (() => webhooks.queued()),
         onError: (err) => logger.error({ err }, 'metrics scrape failed'),
       });
     } catch (err) {
@@ -90,6 +94,9 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
       const deadline = Date.now() + config.shutdownGracePeriod * 1000;
       while (adapter.connectionCount() > 0 && Date.now() < deadline) await sleep(50);
       await sleep(Math.min(CLOSE_FLUSH_MS, Math.max(0, deadline - Date.now())));
+      // Webhooks for the closed connections (vacated, member_removed, user_disconnected) get the rest of the grace period.
+      await webhooks?.drain(deadline);
+      webhooks?.close();
       transport.stopListening();
       clearInterval(sweeper);
       await metrics?.close();

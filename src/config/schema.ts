@@ -19,6 +19,34 @@ const nonNegativeInt = z.number().int().min(0);
 
 export const clientEventModes = ['none', 'members', 'all'] as const;
 
+/** Pusher's webhook event types (reference section 7), in its order: a webhook's default. */
+export const pusherWebhookEvents = [
+  'channel_occupied',
+  'channel_vacated',
+  'member_added',
+  'member_removed',
+  'client_event',
+  'cache_miss',
+  'subscription_count',
+] as const;
+/** Herald's extras, opt-in per webhook: for backends that keep "who is online" or delivery logs. */
+export const heraldWebhookEvents = ['user_connected', 'user_disconnected', 'message_delivered'] as const;
+export const webhookEventTypes = [...pusherWebhookEvents, ...heraldWebhookEvents] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+const httpUrl = z.string().refine((u) => /^https?:\/\/[^/]/i.test(u) && URL.canParse(u), 'must be an http:// or https:// URL');
+
+export const webhookSchema = z.strictObject({
+  /** `{event}` is replaced by the event name in kebab case (`user-connected`), for one endpoint per type. */
+  url: httpUrl,
+  events: z.array(z.enum(webhookEventTypes)).min(1).default([...pusherWebhookEvents]),
+  headers: z.record(z.string().min(1), z.string()).default({}),
+  channelPrefix: z.string().optional(),
+  channelSuffix: z.string().optional(),
+  batch: z.boolean().default(true),
+});
+export type WebhookConfig = z.output<typeof webhookSchema>;
+
 export const appSchema = z.object({
   id: opt(z.string().min(1), { env: 'HERALD_APP_ID', doc: 'App id: the `{id}` in REST paths `/apps/{id}/…`.' }),
   key: opt(z.string().min(1), { env: 'HERALD_APP_KEY', doc: 'App key: the `{key}` in `/app/{key}` and REST `auth_key`.' }),
@@ -96,6 +124,18 @@ export const appSchema = z.object({
     doc: 'Keys for the simple `POST /api/broadcast` API (`X-API-Key`, comma list in env); empty = that API is off.',
     secret: true,
   }),
+  webhooks: opt(z.array(webhookSchema).default([]), {
+    env: 'HERALD_APP_WEBHOOKS',
+    doc:
+      'Webhooks (JSON array in env): `{"url", "events", "headers", "channelPrefix", "channelSuffix", "batch"}`, see Webhooks. ' +
+      'One webhook from env: `HERALD_APP_WEBHOOK_URL`, `HERALD_APP_WEBHOOK_EVENTS` (comma list, default every Pusher type), ' +
+      '`HERALD_APP_WEBHOOK_HEADERS` (JSON object or `Name: value` lines/`;`-separated).',
+    secret: true,
+  }),
+  webhookQueueSize: opt(positiveInt.default(10_000), {
+    env: 'HERALD_APP_WEBHOOK_QUEUE_SIZE',
+    doc: "Webhook events this app may have waiting; when full the oldest are dropped (`herald_webhook_events_dropped_total`).",
+  }),
 });
 
 export const serverSchema = z.object({
@@ -149,6 +189,25 @@ export const serverSchema = z.object({
   logPretty: opt(z.boolean().optional(), {
     env: 'HERALD_LOG_PRETTY',
     doc: 'Human-readable logs; by default only when stdout is a TTY.',
+  }),
+  webhookBatchMs: opt(nonNegativeInt.default(50), {
+    env: 'HERALD_WEBHOOK_BATCH_MS',
+    doc: 'How long a batching webhook collects events before it sends them (sooner when `webhookBatchSize` is reached).',
+  }),
+  webhookBatchSize: opt(positiveInt.max(1000).default(100), { env: 'HERALD_WEBHOOK_BATCH_SIZE', doc: 'Most events in one webhook request.' }),
+  webhookTimeoutMs: opt(positiveInt.default(10_000), { env: 'HERALD_WEBHOOK_TIMEOUT_MS', doc: 'A webhook request that takes longer fails and is retried.' }),
+  webhookRetryWindowMs: opt(nonNegativeInt.default(300_000), {
+    env: 'HERALD_WEBHOOK_RETRY_WINDOW_MS',
+    doc: 'How long a failing webhook request (non-2xx or network error) is retried before its events are dropped.',
+  }),
+  webhookBackoffMs: opt(positiveInt.default(1000), {
+    env: 'HERALD_WEBHOOK_BACKOFF_MS',
+    doc: 'First retry delay; each retry doubles it (with jitter) up to `webhookBackoffMaxMs`.',
+  }),
+  webhookBackoffMaxMs: opt(positiveInt.default(60_000), { env: 'HERALD_WEBHOOK_BACKOFF_MAX_MS', doc: 'Longest delay between two retries.' }),
+  webhookLeaveDelayMs: opt(nonNegativeInt.default(3000), {
+    env: 'HERALD_WEBHOOK_LEAVE_DELAY_MS',
+    doc: '`channel_vacated` and `member_removed` wait this long; a re-join within it sends neither them nor the re-add.',
   }),
   apps: opt(z.array(appSchema).default([]), {
     env: 'HERALD_APPS',

@@ -32,6 +32,15 @@ export const METRICS = [
   { name: 'herald_subscriptions_total', type: 'counter', labels: ['type'], help: 'Successful channel subscriptions, by channel type (public, private, encrypted, presence, user).' },
   { name: 'herald_client_events_total', type: 'counter', labels: [], help: 'Client events (`client-*`) accepted from connections.' },
   { name: 'herald_errors_total', type: 'counter', labels: ['code'], help: 'Pusher errors sent to clients (`pusher:error` and refused connections), by error code (`null` when the error has no code).' },
+  { name: 'herald_webhook_events_sent_total', type: 'counter', labels: [], help: 'Webhook events delivered (the receiver answered 2xx).' },
+  { name: 'herald_webhook_retries_total', type: 'counter', labels: [], help: 'Webhook requests that failed (non-2xx, network error, timeout) and were scheduled for a retry.' },
+  {
+    name: 'herald_webhook_events_dropped_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Webhook events given up: `queue_full` (the app\'s queue was full, oldest dropped) or `expired` (failed for the whole retry window).',
+  },
+  { name: 'herald_webhook_events_queued', type: 'gauge', labels: [], help: 'Webhook events waiting, held back (leave delay) or in flight.' },
 ] as const satisfies readonly MetricDoc[];
 
 /** prom-client's default metrics, registered with the `herald_` prefix. */
@@ -52,10 +61,12 @@ export interface MetricsSources {
   adapter: Adapter;
   /** App ids reported by `herald_connections` (every configured app, 0 included). */
   appIds: readonly string[];
+  /** Webhook events not yet delivered; absent when no app has webhooks. */
+  webhooksQueued?: () => number;
 }
 
 /** A private registry (never the global one, so several servers can share a process) with every Herald metric. */
-export function createRegistry({ stats, adapter, appIds }: MetricsSources): Registry {
+export function createRegistry({ stats, adapter, appIds, webhooksQueued }: MetricsSources): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register, prefix: METRICS_PREFIX });
 
@@ -122,6 +133,10 @@ export function createRegistry({ stats, adapter, appIds }: MetricsSources): Regi
   labelledCounter('herald_subscriptions_total', stats.subscriptions, (type) => ({ type }), CHANNEL_TYPES);
   counter('herald_client_events_total', () => stats.clientEvents);
   labelledCounter('herald_errors_total', stats.errors, (code) => ({ code }));
+  counter('herald_webhook_events_sent_total', () => stats.webhookEventsSent);
+  counter('herald_webhook_retries_total', () => stats.webhookRetries);
+  labelledCounter('herald_webhook_events_dropped_total', stats.webhookEventsDropped, (reason) => ({ reason }), ['queue_full', 'expired']);
+  gauge('herald_webhook_events_queued', (g) => g.set(webhooksQueued?.() ?? 0));
   return register;
 }
 

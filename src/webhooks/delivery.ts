@@ -1,0 +1,176 @@
+import { webhookBody, webhookHeaders, type WebhookEvent } from '../../protocol/webhooks.js';
+
+export interface DeliveryOptions {
+  /** 0 = send as soon as the previous request is done. */
+  batchMs: number;
+  /** Events per request (1 for a webhook that does not batch). */
+  batchSize: number;
+  timeoutMs: number;
+  retryWindowMs: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+}
+
+export interface DeliveryReport {
+  sent(events: number): void;
+  /** A request failed and will be retried after `delayMs`. */
+  retrying(url: string, reason: string, delayMs: number): void;
+  /** A request kept failing for the whole retry window: its events are dropped. */
+  expired(url: string, events: number, reason: string): void;
+}
+
+interface Request {
+  body: string;
+  headers: Record<string, string>;
+  events: number;
+  firstTry: number;
+  attempt: number;
+}
+
+/** Exponential backoff with jitter (half to full delay), so many nodes do not retry in step. */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const full = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(full * (0.5 + random() / 2));
+}
+
+/**
+ * One webhook URL. Its events go out in order, one request at a time: a failing request is retried
+ * (backing off) before anything queued behind it, until it succeeds or its retry window ends.
+ * Everything is timers and promises: nothing here waits on the event loop.
+ */
+export class UrlQueue {
+  private waiting: WebhookEvent[] = [];
+  private head = 0;
+  private inFlight: Request | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private abort = new AbortController();
+  private hurry = false;
+  private closed = false;
+
+  constructor(
+    readonly url: string,
+    private readonly app: { key: string; secret: string },
+    private readonly extraHeaders: Readonly<Record<string, string>>,
+    private readonly options: DeliveryOptions,
+    private readonly report: DeliveryReport,
+  ) {}
+
+  /** Events waiting (not yet in a request). */
+  get length(): number {
+    return this.waiting.length - this.head;
+  }
+
+  get idle(): boolean {
+    return this.inFlight === undefined && this.length === 0;
+  }
+
+  push(event: WebhookEvent): void {
+    this.waiting.push(event);
+    this.schedule();
+  }
+
+  /** Drops the oldest waiting event (the queue is full); false when none waits. */
+  dropOldest(): boolean {
+    if (this.length === 0) return false;
+    this.head++;
+    return true;
+  }
+
+  /** Shutdown: stop collecting batches, send what waits now. */
+  hurryUp(): void {
+    this.hurry = true;
+    if (!this.inFlight) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.sendNext();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.closed) return;
+    if (this.hurry || this.options.batchMs === 0 || this.length >= this.options.batchSize) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.sendNext();
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.sendNext();
+      }, this.options.batchMs);
+    }
+  }
+
+  private take(): WebhookEvent[] {
+    const events = this.waiting.slice(this.head, this.head + this.options.batchSize);
+    this.head += events.length;
+    // Compact once the consumed prefix dominates, so the array does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    return events;
+  }
+
+  private sendNext(): void {
+    if (this.closed || this.inFlight || this.length === 0) return;
+    const events = this.take();
+    const body = webhookBody(Date.now(), events);
+    const headers = { ...this.extraHeaders, ...webhookHeaders(this.app.key, this.app.secret, body) };
+    this.inFlight = { body, headers, events: events.length, firstTry: Date.now(), attempt: 0 };
+    void this.attempt();
+  }
+
+  private async attempt(): Promise<void> {
+    const req = this.inFlight!;
+    let failure: string | undefined;
+    try {
+      const res = await fetch(this.url, {
+        method: 'POST',
+        headers: req.headers,
+        body: req.body,
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]),
+      });
+      // The body is not needed; cancelling it frees the connection for the next request.
+      await res.body?.cancel().catch(() => undefined);
+      if (!res.ok) failure = `HTTP ${res.status}`;
+    } catch (err) {
+      failure = describe(err);
+    }
+    if (this.closed) return;
+    if (failure === undefined) {
+      this.inFlight = undefined;
+      this.report.sent(req.events);
+      // What waits now has waited for this request already: no further batching delay.
+      this.sendNext();
+      return;
+    }
+    const delay = backoffDelay(req.attempt, this.options.backoffMs, this.options.backoffMaxMs);
+    if (Date.now() + delay - req.firstTry > this.options.retryWindowMs) {
+      this.inFlight = undefined;
+      this.report.expired(this.url, req.events, failure);
+      this.sendNext();
+      return;
+    }
+    req.attempt++;
+    this.report.retrying(this.url, failure, delay);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.attempt();
+    }, delay);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return 'timed out';
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? err.message;
+  }
+  return String(err);
+}
