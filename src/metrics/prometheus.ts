@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChannelType } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
+import { statsJson } from './json-stats.js';
 import type { Stats } from './stats.js';
 
 export const METRICS_PREFIX = 'herald_';
@@ -158,7 +159,7 @@ export interface MetricsServer {
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const registry = createRegistry(options);
   const server = createServer((req, res) => {
-    handle(registry, req, res).catch((error: unknown) => {
+    handle(registry, options, req, res).catch((error: unknown) => {
       options.onError?.(error);
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('metrics collection failed\n');
@@ -188,22 +189,31 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   return { port, registry, close };
 }
 
-async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Prometheus never asks for JSON; `curl -H 'Accept: application/json' …/metrics` does. */
+const wantsJson = (req: IncomingMessage) => /\bapplication\/json\b/i.test(req.headers.accept ?? '');
+
+async function handle(registry: Registry, sources: MetricsSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('method not allowed\n');
     return;
   }
+  if (path === '/stats' || (path === '/metrics' && wantsJson(req))) {
+    const body = JSON.stringify(await statsJson(sources));
+    res.writeHead(200, { 'Content-Type': 'application/json', Vary: 'Accept' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
   if (path === '/metrics') {
     const body = await registry.metrics();
-    res.writeHead(200, { 'Content-Type': registry.contentType });
+    res.writeHead(200, { 'Content-Type': registry.contentType, Vary: 'Accept' });
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
   if (path === '/') {
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end(req.method === 'HEAD' ? undefined : 'Herald metrics: GET /metrics\n');
+    res.end(req.method === 'HEAD' ? undefined : 'Herald metrics: GET /metrics (Prometheus text; JSON with Accept: application/json), GET /stats (JSON)\n');
     return;
   }
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
