@@ -11,6 +11,7 @@ const SOURCE_FLAGS = `Config sources (later wins): defaults < --config < --env-f
   --env-file FILE    Laravel .env file: REVERB_* (or PUSHER_APP_*) mapped onto options
   --host HOST        address to bind (overrides HERALD_HOST)
   --port PORT        port to bind (overrides HERALD_PORT)
+  --redis URL        Redis for scale-out and ingest, redis://[user:pass@]host:port[/db] (overrides HERALD_REDIS_URL)
   --debug            log level debug
   -h, --help         show this help`;
 
@@ -52,6 +53,7 @@ const OPTIONS = {
   'env-file': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  redis: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -89,7 +91,7 @@ function parseCommandArgs(args: string[]): { help: boolean; load: LoadOptions } 
       configFile: values.config,
       envFile: values['env-file'],
       env: process.env,
-      flags: { host: values.host, port, debug: values.debug },
+      flags: { host: values.host, port, debug: values.debug, redis: values.redis },
     },
   };
 }

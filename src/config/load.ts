@@ -15,7 +15,7 @@ export interface LoadOptions {
   envFile?: string;
   /** Environment to read `HERALD_*` from; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  flags?: { host?: string; port?: number; debug?: boolean };
+  flags?: { host?: string; port?: number; debug?: boolean; redis?: string };
 }
 
 export interface LoadResult {
@@ -411,6 +411,15 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
       appNum('REVERB_APP_MAX_MESSAGE_SIZE', 'maxMessageSize');
       mapString('REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM', (v, l) => setApp('clientEvents', v.trim().toLowerCase(), l));
       // REVERB_APP_PING_INTERVAL and the rest have no equivalent here: ignored.
+
+      // Redis: Reverb's scaling switch, or Laravel's own redis broadcaster (which Herald ingests).
+      const scalingOn = (get('REVERB_SCALING_ENABLED') ?? '').trim().toLowerCase() === 'true';
+      const broadcaster = (get('BROADCAST_CONNECTION') ?? get('BROADCAST_DRIVER') ?? '').trim().toLowerCase();
+      if (scalingOn || broadcaster === 'redis') {
+        const from = present('REDIS_URL') ? 'REDIS_URL' : 'REDIS_HOST';
+        setServer('redisUrl', laravelRedisUrl(get), label(from));
+        if (!scalingOn) setServer('scaling', false, label(present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER'));
+      }
     }
   }
 
@@ -455,6 +464,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   if (flags.host !== undefined) setServer('host', flags.host, 'flag:--host');
   if (flags.port !== undefined) setServer('port', flags.port, 'flag:--port');
   if (flags.debug) setServer('logLevel', 'debug', 'flag:--debug');
+  if (flags.redis !== undefined) setServer('redisUrl', flags.redis, 'flag:--redis');
 
   // 5. Development app when no app is configured (app options from env/.env alone still apply to it).
   const apps = input.apps;
@@ -565,4 +575,23 @@ export function maskSecrets(config: HeraldConfig): HeraldConfig {
     }
   }
   return out as unknown as HeraldConfig;
+}
+
+/**
+ * Laravel's Redis settings as one URL: `REDIS_URL` when set, else `REDIS_HOST`/`REDIS_PORT`/
+ * `REDIS_USERNAME`/`REDIS_PASSWORD`/`REDIS_DB` with Laravel's defaults (`REDIS_SCHEME=tls` → rediss).
+ */
+export function laravelRedisUrl(get: (name: string) => string | null): string {
+  const url = get('REDIS_URL');
+  if (url) return url;
+  const value = (name: string, fallback: string): string => {
+    const v = get(name);
+    return v === null || v === '' || v === 'null' ? fallback : v;
+  };
+  const scheme = value('REDIS_SCHEME', 'tcp').toLowerCase() === 'tls' ? 'rediss' : 'redis';
+  const user = value('REDIS_USERNAME', '');
+  const password = value('REDIS_PASSWORD', '');
+  const auth = user || password ? `${encodeURIComponent(user)}${password ? `:${encodeURIComponent(password)}` : ''}@` : '';
+  const host = value('REDIS_HOST', '127.0.0.1');
+  return `${scheme}://${auth}${host.includes(':') ? `[${host}]` : host}:${value('REDIS_PORT', '6379')}/${value('REDIS_DB', '0')}`;
 }

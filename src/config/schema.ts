@@ -179,6 +179,19 @@ export const serverSchema = z.object({
   tlsCert: opt(z.string().optional(), { env: 'HERALD_TLS_CERT', doc: 'PEM certificate file; with `tlsKey`, serve wss:// and https:// directly.' }),
   tlsKey: opt(z.string().optional(), { env: 'HERALD_TLS_KEY', doc: 'PEM private key file for `tlsCert`.', secret: true }),
   tlsPassphrase: opt(z.string().optional(), { env: 'HERALD_TLS_PASSPHRASE', doc: 'Passphrase of `tlsKey`, if any.', secret: true }),
+  redisUrl: opt(z.string().refine((url) => /^rediss?:\/\//.test(url), 'must start with redis:// or rediss://').optional(), {
+    env: 'HERALD_REDIS_URL',
+    doc: 'Redis server, `redis://[user:pass@]host:port[/db]` (`rediss://` for TLS), for scale-out and Redis ingest (`--redis`).',
+    secret: true,
+  }),
+  redisPrefix: opt(z.string().default('herald:'), {
+    env: 'HERALD_REDIS_PREFIX',
+    doc: 'Prefix of every Redis key and pub/sub channel Herald uses, so several clusters can share one Redis.',
+  }),
+  scaling: opt(z.boolean().default(true), {
+    env: 'HERALD_SCALING',
+    doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
+  }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),
   metricsPort: opt(port.default(9601), { env: 'HERALD_METRICS_PORT', doc: 'Port of `GET /metrics` (0 = any free port).' }),

@@ -181,6 +181,31 @@ describe('Laravel .env', () => {
     expect(loadConfig({ envFile: emptyPusher, env: {} }).warnings).toEqual([]);
   });
 
+  it('maps Redis for Reverb scaling and for the redis broadcaster, and nothing otherwise', () => {
+    const creds = 'REVERB_APP_ID=a\nREVERB_APP_KEY=k\nREVERB_APP_SECRET=s\n';
+    const load = (extra: string) => loadConfig({ envFile: tmp('.env', creds + extra), env: {} }).config;
+    // A Laravel .env always has REDIS_HOST (cache, queues): alone it turns nothing on.
+    expect(load('REDIS_HOST=10.0.0.5\n').redisUrl).toBeUndefined();
+    const scaled = load('REVERB_SCALING_ENABLED=true\nREDIS_HOST=10.0.0.5\nREDIS_PORT=6380\nREDIS_USERNAME=herald\nREDIS_PASSWORD="p@ss word"\nREDIS_DB=2\n');
+    expect(scaled.redisUrl).toBe('redis://herald:p%40ss%20word@10.0.0.5:6380/2');
+    expect(scaled.scaling).toBe(true);
+    expect(load('REVERB_SCALING_ENABLED=true\nREDIS_URL=rediss://:pw@redis.internal:6390/1\nREDIS_HOST=ignored\n').redisUrl).toBe('rediss://:pw@redis.internal:6390/1');
+    expect(load('REVERB_SCALING_ENABLED=true\nREDIS_SCHEME=tls\nREDIS_PASSWORD=null\n').redisUrl).toBe('rediss://127.0.0.1:6379/0');
+    const ingestOnly = load('BROADCAST_CONNECTION=redis\nREDIS_PASSWORD=secret\n');
+    expect(ingestOnly.redisUrl).toBe('redis://:secret@127.0.0.1:6379/0');
+    expect(ingestOnly.scaling).toBe(false);
+    expect(load('BROADCAST_DRIVER=redis\nREVERB_SCALING_ENABLED=true\n').scaling).toBe(true);
+  });
+
+  it('--redis wins over HERALD_REDIS_URL; a URL without a redis scheme is refused', () => {
+    const env = { HERALD_REDIS_URL: 'redis://127.0.0.1:1/0' };
+    expect(loadConfig({ env }).config.redisUrl).toBe('redis://127.0.0.1:1/0');
+    const flagged = loadConfig({ env, flags: { redis: 'redis://127.0.0.1:2/0' } });
+    expect(flagged.config.redisUrl).toBe('redis://127.0.0.1:2/0');
+    expect(flagged.sources.redisUrl).toBe('flag:--redis');
+    expect(errorsOf({ env: {}, flags: { redis: 'localhost:6379' } }).join('\n')).toMatch(/redisUrl.*redis:\/\//);
+  });
+
   it('parses quoting, escapes, comments, export and ${VAR} interpolation like phpdotenv', () => {
     const text = [
       '# a comment',
