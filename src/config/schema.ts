@@ -47,6 +47,33 @@ export const webhookSchema = z.strictObject({
 });
 export type WebhookConfig = z.output<typeof webhookSchema>;
 
+/** `{name}` placeholders of an ingest pattern; the channel template may use only these. */
+export const placeholdersOf = (template: string): string[] => [...template.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!);
+
+export const redisIngestRuleSchema = z
+  .strictObject({
+    /** Redis channel; each `{name}` matches one non-empty part and can be used in `channel`. */
+    pattern: z.string().min(1),
+    /** Pusher channel to deliver to, e.g. `#server-to-user-{user_id}` or `private-user.{user_id}`. */
+    channel: z.string().min(1),
+    /** JSON field holding the event name. */
+    event: z.string().min(1).default('type'),
+    /** Event name when the message has no `event` field. */
+    defaultEvent: z.string().min(1).default('notification'),
+    /** JSON field holding the data; absent = the whole message. */
+    data: z.string().min(1).optional(),
+    /** JSON field holding a socket id to exclude (as Laravel's `socket`). */
+    socket: z.string().min(1).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const known = new Set(placeholdersOf(rule.pattern));
+    for (const name of placeholdersOf(rule.channel)) {
+      if (!known.has(name)) ctx.addIssue({ code: 'custom', path: ['channel'], message: `{${name}} does not appear in the pattern` });
+    }
+  });
+export type RedisIngestRule = z.output<typeof redisIngestRuleSchema>;
+export const redisIngestModes = ['off', 'laravel'] as const;
+
 export const appSchema = z.object({
   id: opt(z.string().min(1), { env: 'HERALD_APP_ID', doc: 'App id: the `{id}` in REST paths `/apps/{id}/…`.' }),
   key: opt(z.string().min(1), { env: 'HERALD_APP_KEY', doc: 'App key: the `{key}` in `/app/{key}` and REST `auth_key`.' }),
@@ -132,6 +159,12 @@ export const appSchema = z.object({
       '`HERALD_APP_WEBHOOK_HEADERS` (JSON object or `Name: value` lines/`;`-separated).',
     secret: true,
   }),
+  redisIngest: opt(z.array(redisIngestRuleSchema).default([]), {
+    env: 'HERALD_APP_REDIS_INGEST',
+    doc:
+      'Redis PUBLISH ingest rules (JSON array in env): `{"pattern": "user_noti:{user_id}", "channel": "#server-to-user-{user_id}", "event": "type", "data": "payload"}`, ' +
+      'plus `defaultEvent` (`notification`) and `socket`; needs `redisUrl`. See Redis ingest.',
+  }),
   webhookQueueSize: opt(positiveInt.default(10_000), {
     env: 'HERALD_APP_WEBHOOK_QUEUE_SIZE',
     doc: "Webhook events this app may have waiting; when full the oldest are dropped (`herald_webhook_events_dropped_total`).",
@@ -192,6 +225,14 @@ export const serverSchema = z.object({
     env: 'HERALD_SCALING',
     doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
   }),
+  redisIngest: opt(z.enum(redisIngestModes).default('off'), {
+    env: 'HERALD_REDIS_INGEST',
+    doc: "`laravel`: relay Laravel's `redis` broadcaster (`PSUBSCRIBE {redisIngestPrefix}*`) to the first app; set by `BROADCAST_CONNECTION=redis` in `--env-file`.",
+  }),
+  redisIngestPrefix: opt(z.string().default('laravel_database_'), {
+    env: 'HERALD_REDIS_INGEST_PREFIX',
+    doc: "Laravel's Redis prefix (`REDIS_PREFIX`, else the `APP_NAME` slug + `_database_`), stripped from ingested channel names.",
+  }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),
   metricsPort: opt(port.default(9601), { env: 'HERALD_METRICS_PORT', doc: 'Port of `GET /metrics` (0 = any free port).' }),
@@ -235,6 +276,10 @@ export const serverSchema = z.object({
       if (first === undefined) seen.set(app[field], i);
       else ctx.addIssue({ code: 'custom', path: ['apps', i, field], message: `duplicate app ${field} ${JSON.stringify(app[field])} (also apps[${first}].${field})` });
     });
+  }
+  const ingests = cfg.redisIngest !== 'off' || cfg.apps.some((app) => app.redisIngest.length > 0);
+  if (ingests && cfg.redisUrl === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'required for Redis ingest (redisIngest is set)' });
   }
   if (cfg.tlsCert !== undefined && cfg.tlsKey === undefined) {
     ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'required when tlsCert is set (set both or neither)' });
