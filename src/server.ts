@@ -15,6 +15,7 @@ import { monotonicMs } from './ws/clock.js';
 import { connectionHandlers } from './ws/lifecycle.js';
 import { sweepConnections, sweepInterval } from './ws/liveness.js';
 import { Webhooks } from './webhooks/webhooks.js';
+import { ingestRoutes, RedisIngest } from './ingest/redis-ingest.js';
 
 export interface Herald {
   port: number;
@@ -22,6 +23,8 @@ export interface Herald {
   stats: Stats;
   /** Channel, member and user events, for integrations. */
   events: Lifecycle;
+  /** Redis PUBLISH ingest, when configured (`ingest.ready` resolves once it is subscribed). */
+  ingest?: RedisIngest;
   /** Port of the Prometheus `GET /metrics` server; undefined when `metricsEnabled` is false. */
   metricsPort?: number;
   /** Graceful stop: refuse new connections (4100, `/ready` 503), close every client with 4200, stop listening within the grace period. */
@@ -54,6 +57,9 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
   transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port);
+  const routes = ingestRoutes(config);
+  const ingest = config.redisUrl !== undefined && routes.length > 0 ? new RedisIngest(config.redisUrl, routes, { adapter, stats, logger }) : undefined;
+  ingest?.start();
   let metrics: MetricsServer | undefined;
   if (config.metricsEnabled) {
     try {
@@ -97,13 +103,14 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
       // Webhooks for the closed connections (vacated, member_removed, user_disconnected) get the rest of the grace period.
       await webhooks?.drain(deadline);
       webhooks?.close();
+      await ingest?.close();
       transport.stopListening();
       clearInterval(sweeper);
       await metrics?.close();
       logger.info('stopped');
     })());
 
-  return { port, adapter, stats, events, metricsPort: metrics?.port, shutdown };
+  return { port, adapter, stats, events, metricsPort: metrics?.port, ingest, shutdown };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChannelType } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
+import { DROP_REASONS } from '../ingest/routes.js';
 import { statsJson } from './json-stats.js';
 import type { Stats } from './stats.js';
 
@@ -42,6 +43,14 @@ export const METRICS = [
     help: 'Webhook events given up: `queue_full` (the app\'s queue was full, oldest dropped) or `expired` (failed for the whole retry window).',
   },
   { name: 'herald_webhook_events_queued', type: 'gauge', labels: [], help: 'Webhook events waiting, held back (leave delay) or in flight.' },
+  { name: 'herald_ingest_messages_total', type: 'counter', labels: [], help: 'Messages received from Redis ingest subscriptions.' },
+  { name: 'herald_ingest_delivered_total', type: 'counter', labels: [], help: 'Redis ingest messages delivered as events (each rule that matched counts once).' },
+  {
+    name: 'herald_ingest_dropped_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Redis ingest messages dropped, by reason: `not_json`, `missing_fields`, `invalid_channel`, `invalid_event`, `too_large`.',
+  },
 ] as const satisfies readonly MetricDoc[];
 
 /** prom-client's default metrics, registered with the `herald_` prefix. */
@@ -138,6 +147,9 @@ export function createRegistry({ stats, adapter, appIds, webhooksQueued }: Metri
   counter('herald_webhook_retries_total', () => stats.webhookRetries);
   labelledCounter('herald_webhook_events_dropped_total', stats.webhookEventsDropped, (reason) => ({ reason }), ['queue_full', 'expired']);
   gauge('herald_webhook_events_queued', (g) => g.set(webhooksQueued?.() ?? 0));
+  counter('herald_ingest_messages_total', () => stats.ingestReceived);
+  counter('herald_ingest_delivered_total', () => stats.ingestDelivered);
+  labelledCounter('herald_ingest_dropped_total', stats.ingestDropped, (reason) => ({ reason }), DROP_REASONS);
   return register;
 }
 

@@ -22,6 +22,10 @@ export class Stats {
   webhookRetries = 0;
   /** Reason (`queue_full`, `expired`) → webhook events dropped. */
   readonly webhookEventsDropped = new Map<string, number>();
+  ingestReceived = 0;
+  ingestDelivered = 0;
+  /** Reason (`not_json`, `invalid_channel`, …) → Redis messages dropped. */
+  readonly ingestDropped = new Map<string, number>();
 
   subscribed(type: ChannelType): void {
     this.subscriptions.set(type, (this.subscriptions.get(type) ?? 0) + 1);
