@@ -493,10 +493,15 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
       // Redis: Reverb's scaling switch, or Laravel's own redis broadcaster (which Herald ingests).
       const scalingOn = (get('REVERB_SCALING_ENABLED') ?? '').trim().toLowerCase() === 'true';
       const broadcaster = (get('BROADCAST_CONNECTION') ?? get('BROADCAST_DRIVER') ?? '').trim().toLowerCase();
-      if (scalingOn || broadcaster === 'redis') {
+      // An app on the reverb/pusher driver that also publishes through Redis asks for ingest alone.
+      const ingestAsked = (processEnv.HERALD_REDIS_INGEST ?? vals.HERALD_REDIS_INGEST ?? '').trim().toLowerCase() === 'laravel';
+      if (scalingOn || broadcaster === 'redis' || ingestAsked) {
         const from = present('REDIS_URL') ? 'REDIS_URL' : 'REDIS_HOST';
         setServer('redisUrl', laravelRedisUrl(get), label(from));
-        if (!scalingOn) setServer('scaling', false, label(present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER'));
+        if (!scalingOn) {
+          const why = broadcaster === 'redis' ? (present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER') : 'HERALD_REDIS_INGEST';
+          setServer('scaling', false, label(why));
+        }
       }
       if (broadcaster === 'redis') setServer('redisIngest', 'laravel', label(present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER'));
       // config/database.php: 'prefix' => env('REDIS_PREFIX', Str::slug(env('APP_NAME', 'laravel'), '_').'_database_').

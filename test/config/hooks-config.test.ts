@@ -101,6 +101,12 @@ describe('Redis ingest config', () => {
     expect(config.redisUrl).toBe('redis://:pw@127.0.0.1:6390/0');
   });
 
+  it('HERALD_REDIS_INGEST=laravel takes the Redis URL from the REDIS_* keys without turning scaling on', () => {
+    const { config } = loadConfig({ envFile: file(`${laravel}BROADCAST_CONNECTION=reverb\nREDIS_PORT=6390\n`), env: { HERALD_REDIS_INGEST: 'laravel' } });
+    expect(config.redisUrl).toBe('redis://:pw@127.0.0.1:6390/0');
+    expect(config.scaling).toBe(false);
+  });
+
   it('mapped patterns from JSON or HERALD_APP_REDIS_INGEST; a channel placeholder missing from the pattern is refused', () => {
     const rules = [{ pattern: 'user_noti:{user_id}', channel: '#server-to-user-{user_id}', event: 'type', data: 'payload' }];
     const { config } = loadConfig({ env: { ...CREDS, HERALD_REDIS_URL: 'redis://127.0.0.1:1', HERALD_APP_REDIS_INGEST: JSON.stringify(rules) } });
