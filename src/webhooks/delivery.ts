@@ -64,6 +64,12 @@ export class UrlQueue {
     return this.inFlight === undefined && this.length === 0;
   }
 
+  /** True when an event like this one already waits (not yet sent). */
+  has(match: (event: WebhookEvent) => boolean): boolean {
+    for (let i = this.head; i < this.waiting.length; i++) if (match(this.waiting[i]!)) return true;
+    return false;
+  }
+
   push(event: WebhookEvent): void {
     this.waiting.push(event);
     this.schedule();

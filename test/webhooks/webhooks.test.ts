@@ -185,6 +185,19 @@ describe('Pusher webhooks', () => {
     expect(receiver.events()[2]).toMatchObject({ name: 'user_disconnected', user_id: '7' });
   });
 
+  it('cache_miss: one per channel while it waits to be sent, however many subscribers miss', async () => {
+    receiver = await startWebhookReceiver(CREDS);
+    const herald = await start([{ url: receiver.url, events: ['cache_miss'] }], { webhookBatchMs: 300 });
+    const clients = [pusherClient(herald), pusherClient(herald), pusherClient(herald)];
+    for (const c of clients) await subscribed(c, 'cache-prices');
+    await subscribed(clients[0]!, 'cache-rates');
+    await until(() => receiver.accepted().length === 1, 'the batch');
+    expect(receiver.events()).toEqual([
+      { name: 'cache_miss', channel: 'cache-prices' },
+      { name: 'cache_miss', channel: 'cache-rates' },
+    ]);
+  });
+
   it('filters by channel prefix and suffix, and each webhook gets only its event types', async () => {
     receiver = await startWebhookReceiver(CREDS);
     const herald = await start([
