@@ -2,7 +2,7 @@
  * Issue #4's promise, end to end: `herald start --env-file <laravel>/.env` with nothing but the
  * values a Laravel app already has, then its Echo front end and its broadcaster work unchanged.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +10,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { disconnectAll, echoClient, pusherOf, recorder, type Broadcaster } from '../helpers/clients.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
 import { nodePusher } from '../helpers/laravel-broadcast.js';
+import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'herald-laravel-env-'));
 const app = { appId: 'laravel-app', key: 'laravel-key', secret: 'laravel-secret' };
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
 
 let herald: ChildProcess | undefined;
 let auth: LaravelAuth | undefined;
@@ -57,30 +56,13 @@ function laravelEnv(driver: Broadcaster, port: number): string {
   ].join('\n');
 }
 
-/** Starts the CLI and resolves once it logs that it listens. */
-function start(args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', ...args], {
-    cwd: root,
-    env: { ...cleanEnv, HERALD_METRICS_ENABLED: 'false' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Herald listening')) resolve(child);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`herald exited (${code}) before listening:\n${out}`)));
-  });
-}
-
 describe.each(['reverb', 'pusher'] as const)('a Laravel app with BROADCAST_CONNECTION=%s', (driver) => {
   it('starts Herald from its .env; Echo receives what its broadcaster sends; SIGTERM exits 0', async () => {
     const port = await freePort();
     const envFile = join(dir, `${driver}.env`);
     writeFileSync(envFile, laravelEnv(driver, port));
     // The pusher driver's .env names no bind address: the operator gives it as flags.
-    herald = await start(driver === 'reverb' ? ['--env-file', envFile] : ['--env-file', envFile, '--host', '127.0.0.1', '--port', String(port)]);
+    herald = await startCli(driver === 'reverb' ? ['--env-file', envFile] : ['--env-file', envFile, '--host', '127.0.0.1', '--port', String(port)]);
     auth = await startLaravelAuth({
       key: app.key,
       secret: app.secret,

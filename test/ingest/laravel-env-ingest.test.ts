@@ -3,20 +3,19 @@
  * `BROADCAST_CONNECTION=redis`, or on the reverb driver with `HERALD_REDIS_INGEST=laravel` in the
  * same file. Herald reads REDIS_HOST/PORT/PASSWORD and the APP_NAME-derived prefix from it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { disconnectAll, echoClient, pusherOf, recorder, sleep } from '../helpers/clients.js';
 import { phpJsonEncode, sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
+import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'herald-laravel-ingest-'));
 const app = { appId: 'laravel-app', key: 'laravel-key', secret: 'laravel-secret' };
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
 const LARAVEL_LUA = "for i = 2, #ARGV do\n  redis.call('publish', ARGV[i], ARGV[1])\nend";
 
 let redis: TestRedis;
@@ -36,22 +35,6 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function start(envFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--env-file', envFile], {
-    cwd: root,
-    env: { ...cleanEnv, HERALD_METRICS_ENABLED: 'false' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Redis ingest subscribed')) resolve(child);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`herald exited (${code}) before subscribing:\n${out}`)));
-  });
-}
 
 describe.each([
   ['BROADCAST_CONNECTION=redis', ['BROADCAST_CONNECTION=redis']],
@@ -76,7 +59,7 @@ describe.each([
         `REDIS_PORT=${redis.port}`,
       ].join('\n'),
     );
-    herald = await start(envFile);
+    herald = await startCli(['--env-file', envFile], 'Redis ingest subscribed');
     auth = await startLaravelAuth({ key: app.key, secret: app.secret, users: { ada: { id: 5, name: 'Ada' } }, channels: { 'commerce.{id}': () => true } });
     const echo = echoClient('reverb', { port, wsHost: '127.0.0.1' }, auth, sessionHeaders('ada'), app.key);
     const shipped = recorder('OrderShipped');

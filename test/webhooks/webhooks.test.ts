@@ -41,6 +41,17 @@ async function start(webhooks: AppInput['webhooks'], server: Partial<ServerInput
   return h;
 }
 
+/** The receiver sits on its first request until the returned function is called; others get 200 at once. */
+function holdFirstRequest(r: WebhookReceiver): () => void {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  r.respond = async (_req, index) => {
+    if (index === 0) await released;
+    return 200;
+  };
+  return release;
+}
+
 const names = (events: Record<string, unknown>[]) => events.map((e) => [e.name, e.channel, e.user_id].filter((x) => x !== undefined).join(' '));
 
 describe('Pusher webhooks', () => {
@@ -113,12 +124,7 @@ describe('Pusher webhooks', () => {
 
   it('a slow receiver is timed out and retried, and clients are not slowed by it', async () => {
     receiver = await startWebhookReceiver(CREDS);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    receiver.respond = async (_req, index) => {
-      if (index === 0) await released;
-      return 200;
-    };
+    const release = holdFirstRequest(receiver);
     const herald = await start([{ url: receiver.url, events: ['channel_occupied'] }], { webhookTimeoutMs: 500 });
     const client = pusherClient(herald);
     const news = await subscribed(client, 'news');
@@ -157,8 +163,9 @@ describe('Pusher webhooks', () => {
     await until(() => receiver.accepted().length === 1, 'user_connected');
     // A second connection of the same user is not a new arrival.
     const ada2 = pusherClient(herald, auth, sessionHeaders('ada'));
+    await connected(ada2);
     ada2.signin();
-    await until(() => herald.herald.adapter.connectionCount() === 2, 'second connection');
+    await until(() => ada2.user.serverToUserChannel?.subscribed, 'second connection signed in');
 
     const got = listen(orders, 'shipped');
     const res = await fetch(`${herald.url}/api/broadcast`, {
@@ -172,7 +179,7 @@ describe('Pusher webhooks', () => {
     ada.disconnect();
     await sleep(200);
     ada2.disconnect();
-    await until(() => receiver.accepted().length === 3, 'user_disconnected after the last connection');
+    await until(() => receiver.accepted().length === 3, 'user_disconnected after the last connection', 5000);
 
     expect(receiver.accepted().map((r) => r.path)).toEqual([
       '/api/realtime/webhook/user-connected',
@@ -217,12 +224,7 @@ describe('Pusher webhooks', () => {
 
   it('the bounded queue drops the oldest events and counts them', async () => {
     receiver = await startWebhookReceiver(CREDS);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    receiver.respond = async (_req, index) => {
-      if (index === 0) await released;
-      return 200;
-    };
+    const release = holdFirstRequest(receiver);
     const herald = await start([{ url: receiver.url, events: ['channel_occupied'], batch: false }], { webhookTimeoutMs: 20_000 }, { webhookQueueSize: 5 });
     const client = pusherClient(herald);
     await connected(client);
