@@ -94,6 +94,8 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
     (stopping ??= (async () => {
       // Keep listening while draining so `/ready` can answer 503; new sockets are refused with 4100.
       draining = true;
+      // Nothing new is relayed to connections that are about to close.
+      await ingest?.close();
       const open = adapter.connectionCount();
       logger.info({ connections: open }, 'shutting down: closing every connection with 4200');
       for (const conn of [...adapter.connections()]) conn.terminate(ErrorCode.Reconnect, 'Server shutting down');
@@ -103,7 +105,6 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
       // Webhooks for the closed connections (vacated, member_removed, user_disconnected) get the rest of the grace period.
       await webhooks?.drain(deadline);
       webhooks?.close();
-      await ingest?.close();
       transport.stopListening();
       clearInterval(sweeper);
       await metrics?.close();

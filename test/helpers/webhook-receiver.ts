@@ -33,7 +33,7 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(app: { appId: string; key: string; secret: string }): Promise<WebhookReceiver> {
+export async function startWebhookReceiver(app: { appId: string; key: string; secret: string }, port = 0): Promise<WebhookReceiver> {
   const sdk = new Pusher({ appId: app.appId, key: app.key, secret: app.secret, host: '127.0.0.1' });
   const receiver: WebhookReceiver = {
     url: '',
@@ -66,7 +66,7 @@ export async function startWebhookReceiver(app: { appId: string; key: string; se
       res.end(status < 300 ? '{"ok":true}' : '{"error":"nope"}');
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return receiver;
 }

@@ -4,6 +4,7 @@ import type { AppInput, ServerInput } from '../../src/config/schema.js';
 import { connected, disconnectAllAndWait, listen, pusherClient, sleep, subscribed, until } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
+import { freePort } from '../helpers/net.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const CREDS = { appId: 'app-id', key: 'app-key', secret: 'app-secret' };
@@ -120,6 +121,22 @@ describe('Pusher webhooks', () => {
     expect(receiver.events().map((e) => e.channel)).toEqual(channels);
     expect(herald.herald.stats.webhookRetries).toBeGreaterThan(0);
     failUntil = 0;
+  });
+
+  it('a receiver that is not up yet (connection refused) gets the events once it listens', async () => {
+    const port = await freePort();
+    receiver = await startWebhookReceiver(CREDS);
+    const herald = await start([{ url: `http://127.0.0.1:${port}/hook`, events: ['channel_occupied', 'subscription_count'] }], {}, { subscriptionCount: true });
+    const client = pusherClient(herald);
+    await subscribed(client, 'news');
+    await until(() => herald.herald.stats.webhookRetries >= 2, 'failed attempts');
+    await receiver.close();
+    receiver = await startWebhookReceiver(CREDS, port);
+    await until(() => receiver.events().length === 2, 'delivery after the receiver came up', 5000);
+    expect(receiver.events()).toEqual([
+      { name: 'channel_occupied', channel: 'news' },
+      { name: 'subscription_count', channel: 'news', subscription_count: 1 },
+    ]);
   });
 
   it('a slow receiver is timed out and retried, and clients are not slowed by it', async () => {
