@@ -3,6 +3,7 @@
  * 6379 belongs to others). `restart()` kills it and starts it again on the same port, for outage tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { freePort } from './net.js';
 
@@ -20,13 +21,23 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(password = 'test-redis-pw'): Promise<TestRedis> {
+/** PEM files for a TLS-only server; the URL then is `rediss://…@localhost` (the certificate's name). */
+export interface RedisTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+export async function startRedis(password = 'test-redis-pw', tls?: RedisTls): Promise<TestRedis> {
   const port = await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
   let proc: ChildProcess | undefined;
   const clients: Redis[] = [];
 
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--appendonly', 'no'], {
+    proc = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--requirepass', password, '--save', '', '--appendonly', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     await new Promise<void>((resolve, reject) => {
@@ -59,9 +70,16 @@ export async function startRedis(password = 'test-redis-pw'): Promise<TestRedis>
   return {
     port,
     password,
-    url: `redis://:${password}@127.0.0.1:${port}/0`,
+    url: tls ? `rediss://:${encodeURIComponent(password)}@localhost:${port}/0` : `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}/0`,
     client() {
-      const c = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 1000) });
+      const c = new Redis({
+        port,
+        host: tls ? 'localhost' : '127.0.0.1',
+        password,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (n) => Math.min(n * 100, 1000),
+        ...(tls ? { tls: { ca: readFileSync(tls.caFile) } } : {}),
+      });
       c.on('error', () => undefined);
       clients.push(c);
       return c;
