@@ -60,8 +60,9 @@ export class UrlQueue {
     return this.waiting.length - this.head;
   }
 
-  get idle(): boolean {
-    return this.inFlight === undefined && this.length === 0;
+  /** Events not yet delivered: waiting plus those of the request in flight. */
+  get pending(): number {
+    return this.length + (this.inFlight?.events ?? 0);
   }
 
   /** True when an event like this one already waits (not yet sent). */

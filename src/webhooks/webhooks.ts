@@ -34,6 +34,10 @@ export class Webhooks {
   private readonly delay: LeaveDelay;
   private readonly delivery: DeliveryOptions;
   private readonly report: DeliveryReport;
+  /** Released leaves whose cluster re-check has not answered yet. */
+  private rechecking = 0;
+  /** Shutdown: queues made from now on send at once too. */
+  private hurry = false;
 
   constructor(private readonly deps: WebhookDeps) {
     const { config, stats, logger } = deps;
@@ -68,11 +72,9 @@ export class Webhooks {
     return events.on((event) => this.handle(event));
   }
 
-  /** Events waiting or in flight, across apps (a gauge). */
+  /** Events held, being re-checked, waiting or in flight, across apps (a gauge). */
   queued(): number {
-    let n = this.delay.size;
-    for (const { queues } of this.perApp.values()) for (const q of queues.values()) n += q.length + (q.idle ? 0 : 1);
-    return n;
+    return this.delay.size + this.rechecking + this.queues().reduce((n, q) => n + q.pending, 0);
   }
 
   handle(event: LifecycleEvent): void {
@@ -83,19 +85,21 @@ export class Webhooks {
 
   /** Shutdown: held leaves go out now, batches stop waiting; resolves when all is sent or at the deadline. */
   async drain(deadline: number): Promise<void> {
+    this.hurry = true;
     this.delay.releaseAll();
-    const all = () => [...this.perApp.values()].flatMap(({ queues }) => [...queues.values()]);
-    // Re-checks of released leaves are async: give them a turn before hurrying the queues.
-    await new Promise((resolve) => setImmediate(resolve));
-    for (const q of all()) q.hurryUp();
-    while (Date.now() < deadline && !all().every((q) => q.idle)) await new Promise((resolve) => setTimeout(resolve, 20));
-    const left = all().reduce((n, q) => n + q.length + (q.idle ? 0 : 1), 0);
-    if (left > 0) this.deps.logger.warn({ requests: left }, 'shutdown grace period over: webhook events still unsent');
+    for (const q of this.queues()) q.hurryUp();
+    while (Date.now() < deadline && this.queued() > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const left = this.queued();
+    if (left > 0) this.deps.logger.warn({ events: left }, 'shutdown grace period over: webhook events still unsent');
   }
 
   close(): void {
     this.delay.close();
-    for (const { queues } of this.perApp.values()) for (const q of queues.values()) q.close();
+    for (const q of this.queues()) q.close();
+  }
+
+  private queues(): UrlQueue[] {
+    return [...this.perApp.values()].flatMap(({ queues }) => [...queues.values()]);
   }
 
   /**
@@ -104,11 +108,14 @@ export class Webhooks {
    */
   private async recheck(event: Extract<LifecycleEvent, { type: 'channel_vacated' | 'member_removed' }>): Promise<void> {
     const { adapter, logger } = this.deps;
+    this.rechecking++;
     try {
       if (event.type === 'channel_vacated' && (await adapter.channelInfo(event.appId, event.channel)).occupied) return;
       if (event.type === 'member_removed' && (await adapter.users(event.appId, event.channel)).includes(event.userId)) return;
     } catch (err) {
       logger.warn({ err, event: event.type, channel: event.channel }, 'could not re-check a delayed webhook event; sending it');
+    } finally {
+      this.rechecking--;
     }
     const app = this.deps.apps.byId(event.appId);
     if (app) this.dispatch(app, event);
@@ -133,6 +140,7 @@ export class Webhooks {
     if (!queue) {
       const options = { ...this.delivery, batchSize: webhook.batch ? this.delivery.batchSize : 1, batchMs: webhook.batch ? this.delivery.batchMs : 0 };
       entry.queues.set(key, (queue = new UrlQueue(url, app, webhook.headers, options, this.report)));
+      if (this.hurry) queue.hurryUp();
     }
     // A burst of subscribers to an empty cache channel is one miss for the backend (section 7: de-duplicated).
     if (event.name === 'cache_miss' && queue.has((e) => e.name === 'cache_miss' && e.channel === event.channel)) return;
