@@ -21,6 +21,8 @@ interface AppQueues {
   app: AppConfig;
   /** `${webhook index} ${url}` → queue: one per resolved URL of each configured webhook. */
   queues: Map<string, UrlQueue>;
+  /** Webhook → event name → its queue: the `{event}` URL is resolved once per pair, not per event. */
+  resolved: Map<WebhookConfig, Map<string, UrlQueue>>;
   /** Events dropped in the current queue-full burst (0 = no burst). */
   dropping: number;
 }
@@ -133,19 +135,29 @@ export class Webhooks {
 
   private enqueue(app: AppConfig, index: number, webhook: WebhookConfig, event: WebhookEvent): void {
     let entry = this.perApp.get(app.id);
-    if (!entry) this.perApp.set(app.id, (entry = { app, queues: new Map(), dropping: 0 }));
-    const url = webhook.url.replaceAll('{event}', webhookPathName(event.name));
-    const key = `${index} ${url}`;
-    let queue = entry.queues.get(key);
-    if (!queue) {
-      const options = { ...this.delivery, batchSize: webhook.batch ? this.delivery.batchSize : 1, batchMs: webhook.batch ? this.delivery.batchMs : 0 };
-      entry.queues.set(key, (queue = new UrlQueue(url, app, webhook.headers, options, this.report)));
-      if (this.hurry) queue.hurryUp();
-    }
+    if (!entry) this.perApp.set(app.id, (entry = { app, queues: new Map(), resolved: new Map(), dropping: 0 }));
+    const queue = this.queueFor(entry, index, webhook, event.name);
     // A burst of subscribers to an empty cache channel is one miss for the backend (section 7: de-duplicated).
     if (event.name === 'cache_miss' && queue.has((e) => e.name === 'cache_miss' && e.channel === event.channel)) return;
     this.makeRoom(entry);
     queue.push(event);
+  }
+
+  private queueFor(entry: AppQueues, index: number, webhook: WebhookConfig, name: WebhookEvent['name']): UrlQueue {
+    let byName = entry.resolved.get(webhook);
+    if (!byName) entry.resolved.set(webhook, (byName = new Map()));
+    let queue = byName.get(name);
+    if (queue) return queue;
+    const url = webhook.url.replaceAll('{event}', webhookPathName(name));
+    const key = `${index} ${url}`;
+    queue = entry.queues.get(key);
+    if (!queue) {
+      const options = { ...this.delivery, batchSize: webhook.batch ? this.delivery.batchSize : 1, batchMs: webhook.batch ? this.delivery.batchMs : 0 };
+      entry.queues.set(key, (queue = new UrlQueue(url, entry.app, webhook.headers, options, this.report)));
+      if (this.hurry) queue.hurryUp();
+    }
+    byName.set(name, queue);
+    return queue;
   }
 
   /** The per-app bound: drop the oldest event of the longest queue (the receiver that is behind). */
