@@ -70,3 +70,14 @@ export async function startWebhookReceiver(app: { appId: string; key: string; se
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return receiver;
 }
+
+/** The receiver sits on its first request until the returned function is called; the others get 200 at once. */
+export function holdFirstRequest(receiver: WebhookReceiver): () => void {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  receiver.respond = async (_req, index) => {
+    if (index === 0) await released;
+    return 200;
+  };
+  return release;
+}

@@ -5,7 +5,7 @@ import { connected, disconnectAllAndWait, listen, pusherClient, sleep, subscribe
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
 import { freePort } from '../helpers/net.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { holdFirstRequest, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const CREDS = { appId: 'app-id', key: 'app-key', secret: 'app-secret' };
 /** Short delays so the suite does not wait on production timings. */
@@ -40,17 +40,6 @@ afterEach(async () => {
 async function start(webhooks: AppInput['webhooks'], server: Partial<ServerInput> = {}, app: Partial<AppInput> = {}): Promise<TestHerald> {
   h = await startHerald({ server: { ...FAST, ...server }, app: { webhooks, ...app } });
   return h;
-}
-
-/** The receiver sits on its first request until the returned function is called; others get 200 at once. */
-function holdFirstRequest(r: WebhookReceiver): () => void {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  r.respond = async (_req, index) => {
-    if (index === 0) await released;
-    return 200;
-  };
-  return release;
 }
 
 const names = (events: Record<string, unknown>[]) => events.map((e) => [e.name, e.channel, e.user_id].filter((x) => x !== undefined).join(' '));

@@ -1,7 +1,8 @@
 /**
- * In a cluster the re-join that undoes a held leave may happen on another node, which this node's
- * LeaveDelay never sees. When the leave comes due, the webhook module asks the adapter (whose
- * queries are cluster-wide in Redis mode): here a stand-in adapter answers as the cluster would.
+ * The webhook module on its own, fed lifecycle events directly. In a cluster the re-join that undoes
+ * a held leave may happen on another node, which this node's LeaveDelay never sees: when the leave
+ * comes due, the module asks the adapter (cluster-wide in Redis mode); here a stand-in adapter
+ * answers as the cluster would.
  */
 import pino from 'pino';
 import { afterEach, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { Lifecycle } from '../../src/events/lifecycle.js';
 import { Stats } from '../../src/metrics/stats.js';
 import { Webhooks } from '../../src/webhooks/webhooks.js';
 import { sleep, until } from '../helpers/clients.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { holdFirstRequest, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 let receiver: WebhookReceiver;
 let webhooks: Webhooks;
@@ -69,4 +70,30 @@ it('when the cluster cannot be asked, the leave is sent rather than lost', async
   await until(() => receiver.events().length === 1, 'the leave', 3000);
   expect(receiver.events()).toEqual([{ name: 'channel_vacated', channel: 'news' }]);
   cluster.failing = false;
+});
+
+it('a full queue logs once when dropping starts and once when there is room again, with the count', async () => {
+  receiver = await startWebhookReceiver({ appId: 'app-id', key: 'app-key', secret: 'app-secret' });
+  const release = holdFirstRequest(receiver);
+  const lines: { msg: string; dropped?: number }[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const config = serverSchema.parse({
+    webhookBatchMs: 0,
+    apps: [{ id: 'app-id', key: 'app-key', secret: 'app-secret', webhookQueueSize: 3, webhooks: [{ url: receiver.url, batch: false }] }],
+  });
+  const stats = new Stats();
+  webhooks = new Webhooks({ config, apps: new StaticAppRegistry(config.apps), adapter: clusterAdapter, stats, logger });
+  const occupied = (channel: string) => webhooks.handle({ type: 'channel_occupied', appId: 'app-id', channel });
+  occupied('first');
+  await until(() => receiver.requests.length === 1, 'the first request to hang');
+  for (let i = 0; i < 10; i++) occupied(`c-${i}`);
+  expect(stats.webhookEventsDropped.get('queue_full')).toBe(7);
+  expect(lines.map((l) => l.msg)).toEqual(['webhook queue full: dropping the oldest events']);
+  release();
+  await until(() => receiver.accepted().length === 4, 'the queue to drain');
+  occupied('later');
+  expect(lines.map((l) => l.msg)).toEqual(['webhook queue full: dropping the oldest events', 'webhook queue has room again']);
+  expect(lines[1]!.dropped).toBe(7);
+  await until(() => receiver.accepted().length === 5, 'the later event');
+  expect(receiver.events().map((e) => e.channel)).toEqual(['first', 'c-7', 'c-8', 'c-9', 'later']);
 });
