@@ -80,6 +80,7 @@ export class UrlQueue {
   dropOldest(): boolean {
     if (this.length === 0) return false;
     this.head++;
+    this.compact();
     return true;
   }
 
@@ -116,12 +117,16 @@ export class UrlQueue {
   private take(): WebhookEvent[] {
     const events = this.waiting.slice(this.head, this.head + this.options.batchSize);
     this.head += events.length;
-    // Compact once the consumed prefix dominates, so the array does not grow without bound.
+    this.compact();
+    return events;
+  }
+
+  /** Consumed and dropped events leave the array once they dominate it: its size follows what waits. */
+  private compact(): void {
     if (this.head > 1024 && this.head * 2 > this.waiting.length) {
       this.waiting = this.waiting.slice(this.head);
       this.head = 0;
     }
-    return events;
   }
 
   private sendNext(): void {
@@ -136,18 +141,19 @@ export class UrlQueue {
   private async attempt(): Promise<void> {
     const req = this.inFlight!;
     let failure: string | undefined;
+    // One controller per request (close() aborts it): a long-lived signal combined per request with
+    // AbortSignal.any would keep a reference to every request's signal.
+    const abort = (this.abort = new AbortController());
+    const timeout = setTimeout(() => abort.abort(new TimeoutError()), this.options.timeoutMs);
     try {
-      const res = await fetch(this.url, {
-        method: 'POST',
-        headers: req.headers,
-        body: req.body,
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]),
-      });
+      const res = await fetch(this.url, { method: 'POST', headers: req.headers, body: req.body, signal: abort.signal });
       // The body is not needed; cancelling it frees the connection for the next request.
       await res.body?.cancel().catch(() => undefined);
       if (!res.ok) failure = `HTTP ${res.status}`;
     } catch (err) {
-      failure = describe(err);
+      failure = describe(abort.signal.reason instanceof TimeoutError ? abort.signal.reason : err);
+    } finally {
+      clearTimeout(timeout);
     }
     if (this.closed) return;
     if (failure === undefined) {
@@ -171,6 +177,10 @@ export class UrlQueue {
       void this.attempt();
     }, delay);
   }
+}
+
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
 }
 
 function describe(err: unknown): string {
