@@ -13,8 +13,26 @@ export interface IngestDeps {
   logger: Logger;
 }
 
-/** One warning per window for bad messages, with how many were suppressed: a flood must not flood the log. */
+/** One warning per window, with how many were suppressed: a flood of bad messages or reconnect errors must not flood the log. */
 const LOG_WINDOW_MS = 10_000;
+
+class RateLimitedWarning {
+  private suppressed = 0;
+  private last = -Infinity;
+
+  constructor(private readonly logger: Logger) {}
+
+  warn(fields: Record<string, unknown>, msg: string): void {
+    const now = Date.now();
+    if (now - this.last < LOG_WINDOW_MS) {
+      this.suppressed++;
+      return;
+    }
+    this.logger.warn({ ...fields, ...(this.suppressed > 0 ? { suppressedSinceLastWarning: this.suppressed } : {}) }, msg);
+    this.last = now;
+    this.suppressed = 0;
+  }
+}
 
 /** Reconnect delays: quick at first, then every 2 s; never gives up. */
 const retryDelay = (times: number) => Math.min(100 * times, 2000);
@@ -38,8 +56,8 @@ export function ingestRoutes(config: HeraldConfig): IngestRoute[] {
 export class RedisIngest {
   private readonly redis: Redis;
   private readonly byGlob = new Map<string, IngestRoute[]>();
-  private suppressed = 0;
-  private lastWarning = 0;
+  private readonly badInput: RateLimitedWarning;
+  private readonly connection: RateLimitedWarning;
   private subscribedOnce!: () => void;
   /** Resolves once the first PSUBSCRIBE is confirmed. */
   readonly ready = new Promise<void>((resolve) => (this.subscribedOnce = resolve));
@@ -49,6 +67,8 @@ export class RedisIngest {
     routes: readonly IngestRoute[],
     private readonly deps: Omit<IngestDeps, 'config'>,
   ) {
+    this.badInput = new RateLimitedWarning(deps.logger);
+    this.connection = new RateLimitedWarning(deps.logger);
     for (const route of routes) this.byGlob.set(route.glob, [...(this.byGlob.get(route.glob) ?? []), route]);
     this.redis = new Redis(url, {
       lazyConnect: true,
@@ -61,7 +81,7 @@ export class RedisIngest {
     });
     this.redis.on('ready', () => void this.subscribe());
     this.redis.on('pmessage', (glob: string, channel: string, message: string) => this.receive(glob, channel, message));
-    this.redis.on('error', (err: Error) => this.warn({ err: err.message }, 'Redis ingest connection error; reconnecting'));
+    this.redis.on('error', (err: Error) => this.connection.warn({ err: err.message }, 'Redis ingest connection error; reconnecting'));
   }
 
   /** Connects in the background: Herald serves clients while Redis is unreachable and catches up when it comes. */
@@ -80,7 +100,7 @@ export class RedisIngest {
       this.deps.logger.info({ patterns: globs }, 'Redis ingest subscribed');
       this.subscribedOnce();
     } catch (err) {
-      this.warn({ err: (err as Error).message }, 'Redis ingest PSUBSCRIBE failed; retrying on reconnect');
+      this.connection.warn({ err: (err as Error).message }, 'Redis ingest PSUBSCRIBE failed; retrying on reconnect');
     }
   }
 
@@ -102,17 +122,6 @@ export class RedisIngest {
 
   private dropped(reason: DropReason, channel: string, detail: string): void {
     this.deps.stats.ingestDropped.set(reason, (this.deps.stats.ingestDropped.get(reason) ?? 0) + 1);
-    this.warn({ reason, redisChannel: channel.slice(0, 200), detail }, 'Redis ingest dropped a message');
-  }
-
-  private warn(fields: Record<string, unknown>, msg: string): void {
-    const now = Date.now();
-    if (now - this.lastWarning < LOG_WINDOW_MS) {
-      this.suppressed++;
-      return;
-    }
-    this.deps.logger.warn({ ...fields, ...(this.suppressed > 0 ? { suppressedSinceLastWarning: this.suppressed } : {}) }, msg);
-    this.lastWarning = now;
-    this.suppressed = 0;
+    this.badInput.warn({ reason, redisChannel: channel.slice(0, 200), detail }, 'Redis ingest dropped a message');
   }
 }
