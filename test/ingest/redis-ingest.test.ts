@@ -178,3 +178,27 @@ describe('mapped patterns', () => {
     expect(ada.connection.state).toBe('connected');
   });
 });
+
+describe('Redis down when Herald starts', () => {
+  it('Herald serves clients meanwhile and starts relaying once Redis is up', async () => {
+    const late = await startRedis('late-pw');
+    await late.kill();
+    const h2 = await startHerald({
+      server: { redisUrl: late.url, scaling: false },
+      app: { redisIngest: [{ pattern: 'news:{id}', channel: 'news-{id}' }] },
+    });
+    try {
+      const client = pusherClient(h2);
+      const got = listen(await subscribed(client, 'news-1'), 'notification');
+      await sleep(300);
+      await late.start();
+      await h2.herald.ingest!.ready;
+      await late.client().publish('news:1', JSON.stringify({ title: 'up' }));
+      expect(await got.next()).toEqual({ title: 'up' });
+    } finally {
+      await disconnectAllAndWait(h2);
+      await h2.stop();
+      await late.stop();
+    }
+  });
+});
