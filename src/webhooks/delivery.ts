@@ -84,14 +84,14 @@ export class UrlQueue {
     return true;
   }
 
-  /** Shutdown: stop collecting batches, send what waits now. */
+  /** Shutdown: stop collecting batches, send what waits now, and retry now a request that waits to be retried. */
   hurryUp(): void {
     this.hurry = true;
-    if (!this.inFlight) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.sendNext();
-    }
+    const waitingToRetry = this.inFlight !== undefined && this.timer !== undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (waitingToRetry) void this.attempt();
+    else if (!this.inFlight) this.sendNext();
   }
 
   close(): void {
@@ -163,7 +163,8 @@ export class UrlQueue {
       this.sendNext();
       return;
     }
-    const delay = backoffDelay(req.attempt, this.options.backoffMs, this.options.backoffMaxMs);
+    // Shutting down: the grace period is short, so retries stop growing.
+    const delay = backoffDelay(this.hurry ? 0 : req.attempt, this.options.backoffMs, this.options.backoffMaxMs);
     if (Date.now() + delay - req.firstTry > this.options.retryWindowMs) {
       this.inFlight = undefined;
       this.report.expired(this.url, req.events, failure);

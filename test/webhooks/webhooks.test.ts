@@ -253,6 +253,20 @@ describe('Pusher webhooks', () => {
     expect(receiver.requests.length).toBeGreaterThan(1);
   });
 
+  it('on shutdown, a request waiting for its next retry is tried again at once', async () => {
+    receiver = await startWebhookReceiver(CREDS);
+    let up = false;
+    receiver.respond = () => (up ? 200 : 503);
+    const herald = await start([{ url: receiver.url, events: ['channel_occupied'] }], { webhookBackoffMs: 60_000, webhookBackoffMaxMs: 60_000, shutdownGracePeriod: 3 });
+    const client = pusherClient(herald);
+    await subscribed(client, 'news');
+    await until(() => herald.herald.stats.webhookRetries === 1, 'the first attempt to fail');
+    up = true;
+    await herald.stop();
+    h = undefined;
+    expect(receiver.events()).toEqual([{ name: 'channel_occupied', channel: 'news' }]);
+  });
+
   it('on shutdown, held and queued webhooks go out within the grace period', async () => {
     receiver = await startWebhookReceiver(CREDS);
     const herald = await start([{ url: receiver.url }], { webhookLeaveDelayMs: 60_000, webhookBatchMs: 60_000, shutdownGracePeriod: 3 });
