@@ -2,6 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connected, disconnectAllAndWait, pusherClient, subscribed, until } from '../helpers/clients.js';
 import { startHerald, TEST_APP, type TestHerald } from '../helpers/herald.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { signUser } from '../../protocol/signing.js';
 
 let h: TestHerald;
 let auth: LaravelAuth;
@@ -70,6 +72,15 @@ it('GET /stats counts connections and distinct signed-in or presence users, per 
   expect(text.text).toContain('herald_connections{app="app-id"} 5');
   const prometheus = await get('/metrics', 'application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.5,*/*;q=0.1');
   expect(prometheus.type).toContain('text/plain');
+
+  // A client that signs in without joining its user channel (not pusher-js) is counted from this node's connections.
+  const { client: raw, socketId } = await RawClient.established(h.port);
+  const userData = JSON.stringify({ id: '99' });
+  raw.send({ event: 'pusher:signin', data: { auth: signUser('app-key', 'app-secret', socketId, userData), user_data: userData } });
+  await raw.next('pusher:signin_success');
+  expect(JSON.parse((await get('/stats')).text).apps['app-id'].connections).toEqual({ active: 6, total_unique_users: 4 });
+  raw.close();
+  await until(() => h.herald.adapter.connectionCount('app-id') === 5, 'the raw client to leave');
 
   bob.disconnect();
   ada1.disconnect();
