@@ -16,6 +16,8 @@ import type { WsContext } from './ws/context.js';
 import { monotonicMs } from './ws/clock.js';
 import { connectionHandlers } from './ws/lifecycle.js';
 import { sweepConnections, sweepInterval } from './ws/liveness.js';
+import { Webhooks } from './webhooks/webhooks.js';
+import { ingestRoutes, RedisIngest } from './ingest/redis-ingest.js';
 
 export interface Herald {
   port: number;
@@ -23,6 +25,8 @@ export interface Herald {
   stats: Stats;
   /** Channel, member and user events, for integrations. */
   events: Lifecycle;
+  /** Redis PUBLISH ingest, when configured (`ingest.ready` resolves once it is subscribed). */
+  ingest?: RedisIngest;
   /** Port of the Prometheus `GET /metrics` server; undefined when `metricsEnabled` is false. */
   metricsPort?: number;
   /** Graceful stop: refuse new connections (4100, `/ready` 503), close every client with 4200, stop listening within the grace period. */
@@ -55,6 +59,8 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
   const adapter = new LocalAdapter(transport, stats);
+  const webhooks = Webhooks.wanted(config.apps) ? new Webhooks({ config, apps, adapter, stats, logger }) : undefined;
+  webhooks?.attach(events);
   const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
 
   const handlers = connectionHandlers(ctx);
@@ -62,6 +68,9 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
   const socketIo = startSocketIo(ctx, transport, handlers);
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port, options.sharedPort);
+  const routes = ingestRoutes(config);
+  const ingest = config.redisUrl !== undefined && routes.length > 0 ? new RedisIngest(config.redisUrl, routes, { adapter, stats, logger }) : undefined;
+  ingest?.start();
   let metrics: MetricsServer | undefined;
   if (config.metricsEnabled) {
     try {
@@ -71,6 +80,7 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
         stats,
         adapter,
         appIds: config.apps.map((app) => app.id),
+        webhooksQueued: webhooks && (() => webhooks.queued()),
         onError: (err) => logger.error({ err }, 'metrics scrape failed'),
       });
     } catch (err) {
@@ -100,6 +110,8 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
     (stopping ??= (async () => {
       // Keep listening while draining so `/ready` can answer 503; new sockets are refused with 4100.
       draining = true;
+      // Nothing new is relayed to connections that are about to close.
+      await ingest?.close();
       const open = adapter.connectionCount();
       logger.info({ connections: open }, 'shutting down: closing every connection with 4200');
       for (const conn of [...adapter.connections()]) conn.terminate(ErrorCode.Reconnect, 'Server shutting down');
@@ -107,13 +119,16 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
       while (adapter.connectionCount() > 0 && Date.now() < deadline) await sleep(50);
       await sleep(Math.min(CLOSE_FLUSH_MS, Math.max(0, deadline - Date.now())));
       await socketIo?.close();
+      // Webhooks for the closed connections (vacated, member_removed, user_disconnected) get the rest of the grace period.
+      await webhooks?.drain(deadline);
+      webhooks?.close();
       transport.stopListening();
       clearInterval(sweeper);
       await metrics?.close();
       logger.info('stopped');
     })());
 
-  return { port, adapter, stats, events, metricsPort: metrics?.port, shutdown };
+  return { port, adapter, stats, events, metricsPort: metrics?.port, ingest, shutdown };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { parseDotenv } from './dotenv.js';
-import { appSchema, developmentApp, serverSchema, WORKER_ENV, type HeraldConfig, type OptionMeta } from './schema.js';
+import { appSchema, developmentApp, serverSchema, webhookSchema, WORKER_ENV, type HeraldConfig, type OptionMeta } from './schema.js';
 
 /**
  * Loads the effective config. Sources, later winning:
@@ -183,6 +183,7 @@ function coerceString(schema: z.ZodType, raw: string): unknown {
       return TRUE_WORDS.has(w) ? true : FALSE_WORDS.has(w) ? false : raw;
     }
     case 'array':
+      if (def.element && defOf(unwrapSchema(def.element)).type === 'object') return parseJsonOr(raw);
       return v
         .split(',')
         .map((x) => x.trim())
@@ -190,6 +191,47 @@ function coerceString(schema: z.ZodType, raw: string): unknown {
     default:
       return raw;
   }
+}
+
+function parseJsonOr(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * `HERALD_APP_WEBHOOK_HEADERS`: a JSON object, or `Name: value` pairs separated by newlines or `;`
+ * (what fits in one line of a `.env` or a docker-compose `environment:` entry).
+ */
+export function parseHeaderList(raw: string): Record<string, string> {
+  const text = raw.trim();
+  if (text.startsWith('{')) {
+    const parsed: unknown = JSON.parse(text);
+    if (!isObj(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) throw new Error('expected a JSON object of strings');
+    return parsed as Record<string, string>;
+  }
+  const headers: Record<string, string> = {};
+  for (const entry of text.split(/[\n;]/)) {
+    if (entry.trim() === '') continue;
+    const colon = entry.indexOf(':');
+    const name = entry.slice(0, colon).trim();
+    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new Error(`expected "Name: value", got ${JSON.stringify(entry.trim())}`);
+    headers[name] = entry.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** Laravel's `Str::slug($name, '_')`, which names the default Redis prefix (`{slug}_database_`). */
+export function laravelSlug(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/@/g, '_at_')
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,8 +357,44 @@ function normalizePathPrefix(p: string): string {
   return s.replace(/\/+$/, '');
 }
 
+/** The documented single-webhook env keys; they replace `apps[0].webhooks` with that one webhook. */
+export const WEBHOOK_ENV = { url: 'HERALD_APP_WEBHOOK_URL', events: 'HERALD_APP_WEBHOOK_EVENTS', headers: 'HERALD_APP_WEBHOOK_HEADERS' } as const;
+
+function webhookFromEnv(
+  env: Record<string, string | undefined>,
+  envLabel: (name: string) => string,
+  known: Set<string>,
+  setApp: (key: string, value: unknown, label: string) => void,
+  errors: string[],
+): void {
+  const value = (name: string) => (env[name]?.trim() ? env[name]!.trim() : undefined);
+  for (const name of Object.values(WEBHOOK_ENV)) known.add(name);
+  const url = value(WEBHOOK_ENV.url);
+  if (url === undefined) {
+    for (const name of [WEBHOOK_ENV.events, WEBHOOK_ENV.headers]) {
+      if (value(name) !== undefined) errors.push(`apps[0].webhooks: ${name} is set but ${WEBHOOK_ENV.url} is not (from ${describeSource(envLabel(name))})`);
+    }
+    return;
+  }
+  const webhook: Obj = { url };
+  const events = value(WEBHOOK_ENV.events);
+  if (events !== undefined) webhook.events = coerceString(webhookSchema.shape.events, events);
+  const headers = value(WEBHOOK_ENV.headers);
+  if (headers !== undefined) {
+    try {
+      webhook.headers = parseHeaderList(headers);
+    } catch (err) {
+      errors.push(`apps[0].webhooks: ${(err as Error).message} (from ${describeSource(envLabel(WEBHOOK_ENV.headers))})`);
+    }
+  }
+  setApp('webhooks', [webhook], envLabel(WEBHOOK_ENV.url));
+}
+
 export function loadConfig(opts: LoadOptions = {}): LoadResult {
-  const env = opts.env ?? process.env;
+  const processEnv = opts.env ?? process.env;
+  /** `HERALD_*` keys from the `--env-file`, under the real environment. */
+  const fileEnv: Record<string, string> = {};
+  let envFileName = '';
   const input: Obj = {};
   const sources: Record<string, string> = {};
   const errors: string[] = [];
@@ -375,7 +453,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     const file = resolve(opts.envFile);
     const text = readText(file, 'env file', errors);
     if (text !== undefined) {
-      const parsed = parseDotenv(text, env);
+      const parsed = parseDotenv(text, processEnv);
       for (const e of parsed.errors) errors.push(`env file ${file}: ${e}`);
       const vals = parsed.values;
       const label = (name: string): string => `env-file:${file} (${name})`;
@@ -422,21 +500,36 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
       // Redis: Reverb's scaling switch, or Laravel's own redis broadcaster (which Herald ingests).
       const scalingOn = (get('REVERB_SCALING_ENABLED') ?? '').trim().toLowerCase() === 'true';
       const broadcaster = (get('BROADCAST_CONNECTION') ?? get('BROADCAST_DRIVER') ?? '').trim().toLowerCase();
-      if (scalingOn || broadcaster === 'redis') {
+      // An app on the reverb/pusher driver that also publishes through Redis asks for ingest alone.
+      const ingestAsked = (processEnv.HERALD_REDIS_INGEST ?? vals.HERALD_REDIS_INGEST ?? '').trim().toLowerCase() === 'laravel';
+      if (scalingOn || broadcaster === 'redis' || ingestAsked) {
         const from = present('REDIS_URL') ? 'REDIS_URL' : 'REDIS_HOST';
         setServer('redisUrl', laravelRedisUrl(get), label(from));
-        if (!scalingOn) setServer('scaling', false, label(present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER'));
+        if (!scalingOn) {
+          const why = broadcaster === 'redis' ? (present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER') : 'HERALD_REDIS_INGEST';
+          setServer('scaling', false, label(why));
+        }
       }
+      if (broadcaster === 'redis') setServer('redisIngest', 'laravel', label(present('BROADCAST_CONNECTION') ? 'BROADCAST_CONNECTION' : 'BROADCAST_DRIVER'));
+      // config/database.php: 'prefix' => env('REDIS_PREFIX', Str::slug(env('APP_NAME', 'laravel'), '_').'_database_').
+      if (get('REDIS_PREFIX') !== null) setServer('redisIngestPrefix', get('REDIS_PREFIX'), label('REDIS_PREFIX'));
+      else if (present('APP_NAME')) setServer('redisIngestPrefix', `${laravelSlug(get('APP_NAME')!)}_database_`, label('APP_NAME'));
+
+      envFileName = file;
+      for (const [name, value] of Object.entries(vals)) if (name.startsWith('HERALD_')) fileEnv[name] = value;
     }
   }
 
-  // 3. HERALD_* environment variables.
+  // 3. HERALD_* environment variables (and those written in the --env-file, which the real environment overrides).
+  const env: Record<string, string | undefined> = { ...fileEnv, ...processEnv };
+  const envLabel = (name: string): string =>
+    processEnv[name] === undefined && fileEnv[name] !== undefined ? `env-file:${envFileName} (${name})` : `env:${name}`;
   const known = new Set<string>([WORKER_ENV]);
   const appsEnv = metaOf(serverShape.apps!).env;
   known.add(appsEnv);
   const appsJson = env[appsEnv];
   if (appsJson !== undefined && appsJson.trim() !== '') {
-    const label = `env:${appsEnv}`;
+    const label = envLabel(appsEnv);
     try {
       const apps: unknown = JSON.parse(appsJson);
       checkAppsInput(apps, label, errors);
@@ -453,15 +546,16 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     known.add(name);
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') continue;
-    setServer(key, coerceString(schema, raw), `env:${name}`);
+    setServer(key, coerceString(schema, raw), envLabel(name));
   }
   for (const [key, schema] of Object.entries(appShape)) {
     const name = metaOf(schema).env;
     known.add(name);
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') continue;
-    setApp(key, coerceString(schema, raw), `env:${name}`);
+    setApp(key, coerceString(schema, raw), envLabel(name));
   }
+  webhookFromEnv(env, envLabel, known, setApp, errors);
   for (const name of Object.keys(env)) {
     if (name.startsWith('HERALD_') && !known.has(name)) warnings.push(`unknown environment variable ${name} ignored`);
   }
@@ -540,7 +634,9 @@ function issueLine(issue: z.core.$ZodIssue, input: Obj, sources: Record<string, 
   const got = value === undefined || secret ? '' : `, got ${repr(value)}`;
   let problem: string;
   let from = label ? ` (from ${describeSource(label)})` : '';
-  if (issue.code === 'custom') {
+  if (issue.code === 'unrecognized_keys') {
+    problem = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  } else if (issue.code === 'custom') {
     problem = issue.message;
     if (got && typeof value === 'string' && !problem.includes(JSON.stringify(value))) problem += got;
   } else if (value === undefined) {
@@ -564,6 +660,8 @@ function issueLine(issue: z.core.$ZodIssue, input: Obj, sources: Record<string, 
 function maskValue(v: unknown): unknown {
   if (typeof v === 'string') return v.length >= 8 ? `****${v.slice(-2)}` : '****';
   if (Array.isArray(v)) return v.map(maskValue);
+  // Secret objects (webhooks) keep their shape; what they send as headers (X-API-Key, tokens) is masked.
+  if (isObj(v) && isObj(v.headers)) return { ...v, headers: Object.fromEntries(Object.entries(v.headers).map(([k, h]) => [k, maskValue(h)])) };
   return v;
 }
 

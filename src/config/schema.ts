@@ -17,11 +17,64 @@ const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().min(0);
 
-const httpUrl = z.string().refine((url) => /^https?:\/\//.test(url) && URL.canParse(url), 'must be an http:// or https:// URL');
-
 export const clientEventModes = ['none', 'members', 'all'] as const;
 /** uWebSockets.js builds by version (src/transport/engine.ts), or the newest that loads. */
 export const uwsChoices = ['auto', '20.57', '20.30'] as const;
+
+/** Pusher's webhook event types (reference section 7), in its order: a webhook's default. */
+export const pusherWebhookEvents = [
+  'channel_occupied',
+  'channel_vacated',
+  'member_added',
+  'member_removed',
+  'client_event',
+  'cache_miss',
+  'subscription_count',
+] as const;
+/** Herald's extras, opt-in per webhook: for backends that keep "who is online" or delivery logs. */
+export const heraldWebhookEvents = ['user_connected', 'user_disconnected', 'message_delivered'] as const;
+export const webhookEventTypes = [...pusherWebhookEvents, ...heraldWebhookEvents] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+const httpUrl = z.string().refine((u) => /^https?:\/\/[^/]/i.test(u) && URL.canParse(u), 'must be an http:// or https:// URL');
+
+export const webhookSchema = z.strictObject({
+  /** `{event}` is replaced by the event name in kebab case (`user-connected`), for one endpoint per type. */
+  url: httpUrl,
+  events: z.array(z.enum(webhookEventTypes)).min(1).default([...pusherWebhookEvents]),
+  headers: z.record(z.string().min(1), z.string()).default({}),
+  channelPrefix: z.string().optional(),
+  channelSuffix: z.string().optional(),
+  batch: z.boolean().default(true),
+});
+export type WebhookConfig = z.output<typeof webhookSchema>;
+
+/** `{name}` placeholders of an ingest pattern; the channel template may use only these. */
+export const placeholdersOf = (template: string): string[] => [...template.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]!);
+
+export const redisIngestRuleSchema = z
+  .strictObject({
+    /** Redis channel; each `{name}` matches one non-empty part and can be used in `channel`. */
+    pattern: z.string().min(1),
+    /** Pusher channel to deliver to, e.g. `#server-to-user-{user_id}` or `private-user.{user_id}`. */
+    channel: z.string().min(1),
+    /** JSON field holding the event name. */
+    event: z.string().min(1).default('type'),
+    /** Event name when the message has no `event` field. */
+    defaultEvent: z.string().min(1).default('notification'),
+    /** JSON field holding the data; absent = the whole message. */
+    data: z.string().min(1).optional(),
+    /** JSON field holding a socket id to exclude (as Laravel's `socket`). */
+    socket: z.string().min(1).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const known = new Set(placeholdersOf(rule.pattern));
+    for (const name of placeholdersOf(rule.channel)) {
+      if (!known.has(name)) ctx.addIssue({ code: 'custom', path: ['channel'], message: `{${name}} does not appear in the pattern` });
+    }
+  });
+export type RedisIngestRule = z.output<typeof redisIngestRuleSchema>;
+export const redisIngestModes = ['off', 'laravel'] as const;
 
 export const appSchema = z.object({
   id: opt(z.string().min(1), { env: 'HERALD_APP_ID', doc: 'App id: the `{id}` in REST paths `/apps/{id}/…`.' }),
@@ -129,6 +182,24 @@ export const appSchema = z.object({
     doc: 'HS256 key for `tokenJwt`; the app secret when unset.',
     secret: true,
   }),
+  webhooks: opt(z.array(webhookSchema).default([]), {
+    env: 'HERALD_APP_WEBHOOKS',
+    doc:
+      'Webhooks (JSON array in env): `{"url", "events", "headers", "channelPrefix", "channelSuffix", "batch"}`, see Webhooks. ' +
+      'One webhook from env: `HERALD_APP_WEBHOOK_URL`, `HERALD_APP_WEBHOOK_EVENTS` (comma list, default every Pusher type), ' +
+      '`HERALD_APP_WEBHOOK_HEADERS` (JSON object or `Name: value` lines/`;`-separated).',
+    secret: true,
+  }),
+  redisIngest: opt(z.array(redisIngestRuleSchema).default([]), {
+    env: 'HERALD_APP_REDIS_INGEST',
+    doc:
+      'Redis PUBLISH ingest rules (JSON array in env): `{"pattern": "user_noti:{user_id}", "channel": "#server-to-user-{user_id}", "event": "type", "data": "payload"}`, ' +
+      'plus `defaultEvent` (`notification`) and `socket`; needs `redisUrl`. See Redis ingest.',
+  }),
+  webhookQueueSize: opt(positiveInt.default(10_000), {
+    env: 'HERALD_APP_WEBHOOK_QUEUE_SIZE',
+    doc: "Webhook events this app may have waiting; when full the oldest are dropped (`herald_webhook_events_dropped_total`).",
+  }),
 });
 
 export const serverSchema = z.object({
@@ -209,6 +280,14 @@ export const serverSchema = z.object({
     env: 'HERALD_SOCKETIO_MAX_PENDING_AUTH',
     doc: 'Auth endpoint calls one Socket.IO connection may have in flight; further subscribes get `subscription_error` 429.',
   }),
+  redisIngest: opt(z.enum(redisIngestModes).default('off'), {
+    env: 'HERALD_REDIS_INGEST',
+    doc: "`laravel`: relay Laravel's `redis` broadcaster (`PSUBSCRIBE {redisIngestPrefix}*`) to the first app; set by `BROADCAST_CONNECTION=redis` in `--env-file`.",
+  }),
+  redisIngestPrefix: opt(z.string().default('laravel_database_'), {
+    env: 'HERALD_REDIS_INGEST_PREFIX',
+    doc: "Laravel's Redis prefix (`REDIS_PREFIX`, else the `APP_NAME` slug + `_database_`), stripped from ingested channel names.",
+  }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),
   metricsPort: opt(port.default(9601), { env: 'HERALD_METRICS_PORT', doc: 'Port of `GET /metrics` (0 = any free port).' }),
@@ -219,6 +298,25 @@ export const serverSchema = z.object({
   logPretty: opt(z.boolean().optional(), {
     env: 'HERALD_LOG_PRETTY',
     doc: 'Human-readable logs; by default only when stdout is a TTY.',
+  }),
+  webhookBatchMs: opt(nonNegativeInt.default(50), {
+    env: 'HERALD_WEBHOOK_BATCH_MS',
+    doc: 'How long a batching webhook collects events before it sends them (sooner when `webhookBatchSize` is reached).',
+  }),
+  webhookBatchSize: opt(positiveInt.max(1000).default(100), { env: 'HERALD_WEBHOOK_BATCH_SIZE', doc: 'Most events in one webhook request.' }),
+  webhookTimeoutMs: opt(positiveInt.default(10_000), { env: 'HERALD_WEBHOOK_TIMEOUT_MS', doc: 'A webhook request that takes longer fails and is retried.' }),
+  webhookRetryWindowMs: opt(nonNegativeInt.default(300_000), {
+    env: 'HERALD_WEBHOOK_RETRY_WINDOW_MS',
+    doc: 'How long a failing webhook request (non-2xx or network error) is retried before its events are dropped.',
+  }),
+  webhookBackoffMs: opt(positiveInt.default(1000), {
+    env: 'HERALD_WEBHOOK_BACKOFF_MS',
+    doc: 'First retry delay; each retry doubles it (with jitter) up to `webhookBackoffMaxMs`.',
+  }),
+  webhookBackoffMaxMs: opt(positiveInt.default(60_000), { env: 'HERALD_WEBHOOK_BACKOFF_MAX_MS', doc: 'Longest delay between two retries.' }),
+  webhookLeaveDelayMs: opt(nonNegativeInt.default(3000), {
+    env: 'HERALD_WEBHOOK_LEAVE_DELAY_MS',
+    doc: '`channel_vacated` and `member_removed` wait this long; a re-join within it sends neither them nor the re-add.',
   }),
   apps: opt(z.array(appSchema).default([]), {
     env: 'HERALD_APPS',
@@ -236,6 +334,10 @@ export const serverSchema = z.object({
   }
   if (cfg.workers !== 1 && cfg.workers !== 'auto' && cfg.redisUrl === undefined) {
     ctx.addIssue({ code: 'custom', path: ['workers'], message: 'above 1 needs redisUrl (--redis): workers without Redis could not see each other' });
+  }
+  const ingests = cfg.redisIngest !== 'off' || cfg.apps.some((app) => app.redisIngest.length > 0);
+  if (ingests && cfg.redisUrl === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'required for Redis ingest (redisIngest is set)' });
   }
   if (cfg.tlsCert !== undefined && cfg.tlsKey === undefined) {
     ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'required when tlsCert is set (set both or neither)' });

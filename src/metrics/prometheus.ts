@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChannelType } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
+import { DROP_REASONS } from '../ingest/routes.js';
+import { statsJson } from './json-stats.js';
 import type { Stats } from './stats.js';
 
 export const METRICS_PREFIX = 'herald_';
@@ -32,6 +34,23 @@ export const METRICS = [
   { name: 'herald_subscriptions_total', type: 'counter', labels: ['type'], help: 'Successful channel subscriptions, by channel type (public, private, encrypted, presence, user).' },
   { name: 'herald_client_events_total', type: 'counter', labels: [], help: 'Client events (`client-*`) accepted from connections.' },
   { name: 'herald_errors_total', type: 'counter', labels: ['code'], help: 'Pusher errors sent to clients (`pusher:error` and refused connections), by error code (`null` when the error has no code).' },
+  { name: 'herald_webhook_events_sent_total', type: 'counter', labels: [], help: 'Webhook events delivered (the receiver answered 2xx).' },
+  { name: 'herald_webhook_retries_total', type: 'counter', labels: [], help: 'Webhook requests that failed (non-2xx, network error, timeout) and were scheduled for a retry.' },
+  {
+    name: 'herald_webhook_events_dropped_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Webhook events given up: `queue_full` (the app\'s queue was full, oldest dropped) or `expired` (failed for the whole retry window).',
+  },
+  { name: 'herald_webhook_events_queued', type: 'gauge', labels: [], help: 'Webhook events waiting, held back (leave delay) or in flight.' },
+  { name: 'herald_ingest_messages_total', type: 'counter', labels: [], help: 'Messages received from Redis ingest subscriptions.' },
+  { name: 'herald_ingest_delivered_total', type: 'counter', labels: [], help: 'Redis ingest messages delivered as events (each rule that matched counts once).' },
+  {
+    name: 'herald_ingest_dropped_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Redis ingest messages dropped, by reason: `not_json`, `missing_fields`, `invalid_channel`, `invalid_event`, `too_large`.',
+  },
 ] as const satisfies readonly MetricDoc[];
 
 /** prom-client's default metrics, registered with the `herald_` prefix. */
@@ -52,10 +71,12 @@ export interface MetricsSources {
   adapter: Adapter;
   /** App ids reported by `herald_connections` (every configured app, 0 included). */
   appIds: readonly string[];
+  /** Webhook events not yet delivered; absent when no app has webhooks. */
+  webhooksQueued?: () => number;
 }
 
 /** A private registry (never the global one, so several servers can share a process) with every Herald metric. */
-export function createRegistry({ stats, adapter, appIds }: MetricsSources): Registry {
+export function createRegistry({ stats, adapter, appIds, webhooksQueued }: MetricsSources): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register, prefix: METRICS_PREFIX });
 
@@ -122,6 +143,13 @@ export function createRegistry({ stats, adapter, appIds }: MetricsSources): Regi
   labelledCounter('herald_subscriptions_total', stats.subscriptions, (type) => ({ type }), CHANNEL_TYPES);
   counter('herald_client_events_total', () => stats.clientEvents);
   labelledCounter('herald_errors_total', stats.errors, (code) => ({ code }));
+  counter('herald_webhook_events_sent_total', () => stats.webhookEventsSent);
+  counter('herald_webhook_retries_total', () => stats.webhookRetries);
+  labelledCounter('herald_webhook_events_dropped_total', stats.webhookEventsDropped, (reason) => ({ reason }), ['queue_full', 'expired']);
+  gauge('herald_webhook_events_queued', (g) => g.set(webhooksQueued?.() ?? 0));
+  counter('herald_ingest_messages_total', () => stats.ingestReceived);
+  counter('herald_ingest_delivered_total', () => stats.ingestDelivered);
+  labelledCounter('herald_ingest_dropped_total', stats.ingestDropped, (reason) => ({ reason }), DROP_REASONS);
   return register;
 }
 
@@ -143,7 +171,7 @@ export interface MetricsServer {
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const registry = createRegistry(options);
   const server = createServer((req, res) => {
-    handle(registry, req, res).catch((error: unknown) => {
+    handle(registry, options, req, res).catch((error: unknown) => {
       options.onError?.(error);
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('metrics collection failed\n');
@@ -173,22 +201,31 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   return { port, registry, close };
 }
 
-async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Prometheus never asks for JSON; `curl -H 'Accept: application/json' …/metrics` does. */
+const wantsJson = (req: IncomingMessage) => /\bapplication\/json\b/i.test(req.headers.accept ?? '');
+
+async function handle(registry: Registry, sources: MetricsSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('method not allowed\n');
     return;
   }
+  if (path === '/stats' || (path === '/metrics' && wantsJson(req))) {
+    const body = JSON.stringify(await statsJson(sources));
+    res.writeHead(200, { 'Content-Type': 'application/json', Vary: 'Accept' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
   if (path === '/metrics') {
     const body = await registry.metrics();
-    res.writeHead(200, { 'Content-Type': registry.contentType });
+    res.writeHead(200, { 'Content-Type': registry.contentType, Vary: 'Accept' });
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
   if (path === '/') {
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end(req.method === 'HEAD' ? undefined : 'Herald metrics: GET /metrics\n');
+    res.end(req.method === 'HEAD' ? undefined : 'Herald metrics: GET /metrics (Prometheus text; JSON with Accept: application/json), GET /stats (JSON)\n');
     return;
   }
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });

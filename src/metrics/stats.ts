@@ -18,6 +18,14 @@ export class Stats {
   readonly errors = new Map<string, number>();
   /** `${endpoint} ${status}` → calls. */
   readonly httpCalls = new Map<string, number>();
+  webhookEventsSent = 0;
+  webhookRetries = 0;
+  /** Reason (`queue_full`, `expired`) → webhook events dropped. */
+  readonly webhookEventsDropped = new Map<string, number>();
+  ingestReceived = 0;
+  ingestDelivered = 0;
+  /** Reason (`not_json`, `invalid_channel`, …) → Redis messages dropped. */
+  readonly ingestDropped = new Map<string, number>();
 
   subscribed(type: ChannelType): void {
     this.subscriptions.set(type, (this.subscriptions.get(type) ?? 0) + 1);
@@ -31,6 +39,10 @@ export class Stats {
   httpCall(endpoint: string, status: number): void {
     const key = `${endpoint} ${status}`;
     this.httpCalls.set(key, (this.httpCalls.get(key) ?? 0) + 1);
+  }
+
+  webhookDropped(reason: 'queue_full' | 'expired', events: number): void {
+    this.webhookEventsDropped.set(reason, (this.webhookEventsDropped.get(reason) ?? 0) + events);
   }
 
   sent(frame: string, recipients = 1): void {

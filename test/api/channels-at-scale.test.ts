@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signChannel, signUser } from '../../protocol/signing.js';
 import { CHANNELS_PAGE } from '../../src/api/channels.js';
 import { sleep } from '../helpers/clients.js';
-import { startHeraldProcess } from '../helpers/herald-process.js';
+import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -41,7 +41,7 @@ const clients: Client[] = [];
 function startHerald(): Promise<ChildProcess> {
   const configFile = join(dir, 'herald.json');
   writeFileSync(configFile, JSON.stringify({ apps: [{ ...APP, userAuthentication: true, maxPresenceMembers: 1000 }] }));
-  return startHeraldProcess(['--config', configFile, '--host', '127.0.0.1', '--port', String(port)]);
+  return startCli(['--config', configFile, '--host', '127.0.0.1', '--port', String(port)]);
 }
 
 async function open(): Promise<Client> {

@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { disconnectAll, echoClient, pusherOf, recorder, type Broadcaster } from '../helpers/clients.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
 import { nodePusher } from '../helpers/laravel-broadcast.js';
-import { startHeraldProcess } from '../helpers/herald-process.js';
+import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-laravel-env-'));
@@ -62,7 +62,7 @@ describe.each(['reverb', 'pusher'] as const)('a Laravel app with BROADCAST_CONNE
     const envFile = join(dir, `${driver}.env`);
     writeFileSync(envFile, laravelEnv(driver, port));
     // The pusher driver's .env names no bind address: the operator gives it as flags.
-    herald = await startHeraldProcess(driver === 'reverb' ? ['--env-file', envFile] : ['--env-file', envFile, '--host', '127.0.0.1', '--port', String(port)]);
+    herald = await startCli(driver === 'reverb' ? ['--env-file', envFile] : ['--env-file', envFile, '--host', '127.0.0.1', '--port', String(port)]);
     auth = await startLaravelAuth({
       key: app.key,
       secret: app.secret,

@@ -257,8 +257,8 @@ describe('the Dockerfile commands, outside Docker', () => {
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
     const logged = (msg: RegExp) => logs.find((l) => typeof l.msg === 'string' && msg.test(l.msg));
-    // "Herald listening" is the last line of a start.
-    await expect.poll(() => child!.exitCode ?? logged(/^Herald listening/), { timeout: 15_000 }).toBeTypeOf('object');
+    // Each line is its own write: under load the second may come in a later chunk than the first.
+    await expect.poll(() => child!.exitCode ?? (logged(/^Herald listening/) && logged(/^Prometheus metrics on/)), { timeout: 15_000 }).toBeTypeOf('object');
     const port = logged(/^Herald listening/)!.port as number;
     // The log names the uWebSockets.js build that runs, the one `auto` picks on this Node and glibc.
     const engine = loadUws('auto');

@@ -1,0 +1,76 @@
+/**
+ * `GET /stats` (and `GET /metrics` asked for JSON): connections, users, channels and message
+ * counts in the shape monitoring scripts written for other Pusher servers read. Built per request
+ * from the adapter's queries; nothing here runs on the hot path.
+ */
+import { channelKind } from '../../protocol/names.js';
+import type { Adapter } from '../adapter/adapter.js';
+import type { Stats } from './stats.js';
+
+/** Channels read per index page: bounds one slice of the event loop on a node with many channels. */
+const STATS_PAGE = 4096;
+
+export interface AppStatsJson {
+  connections: { active: number; total_unique_users: number };
+  channels: { occupied: number; presence: number };
+}
+
+export interface StatsJson extends AppStatsJson {
+  messages: { received: number; sent: number; client_events: number };
+  apps: Record<string, AppStatsJson>;
+}
+
+export interface StatsSources {
+  stats: Stats;
+  adapter: Adapter;
+  appIds: readonly string[];
+}
+
+/**
+ * Unique users are the distinct ids signed in (`pusher:signin`) or present in a presence channel.
+ * Presence members come from the adapter, so they span the cluster in Redis mode; sign-ins are
+ * seen on this node only, as are `connections.active`. Channels are read page by page from the
+ * channel index (`#server-to-user-*` channels are not listed there, so not counted as occupied).
+ */
+export async function statsJson({ stats, adapter, appIds }: StatsSources): Promise<StatsJson> {
+  const signedIn = new Map<string, Set<string>>();
+  for (const conn of adapter.connections()) {
+    if (!conn.user) continue;
+    let ids = signedIn.get(conn.app.id);
+    if (!ids) signedIn.set(conn.app.id, (ids = new Set()));
+    ids.add(conn.user.id);
+  }
+  const apps: Record<string, AppStatsJson> = {};
+  const total: AppStatsJson = { connections: { active: 0, total_unique_users: 0 }, channels: { occupied: 0, presence: 0 } };
+  for (const appId of appIds) {
+    const app = await appStats(adapter, appId, signedIn.get(appId) ?? new Set());
+    apps[appId] = app;
+    total.connections.active += app.connections.active;
+    // Users of different apps are different users.
+    total.connections.total_unique_users += app.connections.total_unique_users;
+    total.channels.occupied += app.channels.occupied;
+    total.channels.presence += app.channels.presence;
+  }
+  return {
+    ...total,
+    messages: { received: stats.wsMessagesIn, sent: stats.wsMessagesOut, client_events: stats.clientEvents },
+    apps,
+  };
+}
+
+async function appStats(adapter: Adapter, appId: string, users: Set<string>): Promise<AppStatsJson> {
+  const presence: string[] = [];
+  let occupied = 0;
+  let after: string | undefined;
+  do {
+    const page = await adapter.channels(appId, { prefix: '', after, limit: STATS_PAGE });
+    occupied += page.names.length;
+    for (const name of page.names) if (channelKind(name).type === 'presence') presence.push(name);
+    after = page.next;
+  } while (after !== undefined);
+  for (const ids of await Promise.all(presence.map((name) => adapter.users(appId, name)))) for (const id of ids) users.add(id);
+  return {
+    connections: { active: adapter.connectionCount(appId), total_unique_users: users.size },
+    channels: { occupied, presence: presence.length },
+  };
+}
