@@ -152,6 +152,18 @@ export const serverSchema = z.object({
     env: 'HERALD_SCALING',
     doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
   }),
+  redisNodeTimeout: opt(z.number().positive().default(30), {
+    env: 'HERALD_REDIS_NODE_TIMEOUT',
+    doc: 'Seconds a node may miss its Redis heartbeat before the others declare it dead and remove its connections, members and counts.',
+  }),
+  redisPresenceTimeout: opt(z.number().positive().default(5), {
+    env: 'HERALD_REDIS_PRESENCE_TIMEOUT',
+    doc: 'Seconds a presence subscribe waits for an unreachable Redis before `pusher:subscription_error` with status 503.',
+  }),
+  redisQueueSize: opt(nonNegativeInt.default(10_000), {
+    env: 'HERALD_REDIS_QUEUE_SIZE',
+    doc: 'Cross-node publishes held while Redis is unreachable; beyond it the oldest are dropped (and counted).',
+  }),
   metricsEnabled: opt(z.boolean().default(true), { env: 'HERALD_METRICS_ENABLED', doc: 'Serve Prometheus metrics on a separate port.' }),
   metricsHost: opt(z.string().default('0.0.0.0'), { env: 'HERALD_METRICS_HOST', doc: 'Address the metrics server binds.' }),
   metricsPort: opt(port.default(9601), { env: 'HERALD_METRICS_PORT', doc: 'Port of `GET /metrics` (0 = any free port).' }),
