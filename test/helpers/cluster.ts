@@ -1,0 +1,221 @@
+/**
+ * Several real Herald processes (`herald start --redis …`, run from source with tsx) joined by one
+ * test Redis, each on its own free port with its own metrics port, started with short deadlines so
+ * that node-death and outage tests finish in seconds. A node can be stopped (SIGTERM), frozen
+ * (SIGSTOP/SIGCONT), killed (SIGKILL) and replaced by a fresh process on the same port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { AppInput } from '../../src/config/schema.js';
+import { TEST_APP } from './herald.js';
+import { nodePusher, type AppCredentials } from './laravel-broadcast.js';
+import { freePort } from './net.js';
+import type { TestRedis } from './redis.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
+
+export interface ClusterOptions {
+  nodes?: number;
+  /** Every node gets the same apps; the first is the one `node.app` and `node.sdk()` use. */
+  apps?: AppInput[];
+  /** Seconds before a silent node is declared dead (HERALD_REDIS_NODE_TIMEOUT). */
+  nodeTimeout?: number;
+  /** Seconds a presence subscribe waits for Redis (HERALD_REDIS_PRESENCE_TIMEOUT). */
+  presenceTimeout?: number;
+  /** Extra HERALD_* variables for every node. */
+  env?: Record<string, string>;
+}
+
+export interface ClusterNode {
+  readonly index: number;
+  readonly port: number;
+  readonly wsHost: '127.0.0.1';
+  /** `http://127.0.0.1:port` */
+  readonly url: string;
+  readonly metricsPort: number;
+  readonly pid: number;
+  readonly app: AppCredentials;
+  /** Whether the process has not exited. */
+  readonly alive: boolean;
+  /** The exit code or signal once it exited. */
+  readonly exited: Promise<number | string>;
+  /** The official `pusher` SDK pointed at this node (first app unless another is given). */
+  sdk(app?: AppCredentials): ReturnType<typeof nodePusher>;
+  /** A signed REST GET through the SDK, e.g. `get('/channels', { info: 'user_count' })`; error statuses are returned, not thrown. */
+  get(path: string, params?: Record<string, string>, app?: AppCredentials): Promise<RestAnswer>;
+  /** Prometheus text of `GET /metrics`, parsed: `name{labels}` → value. */
+  metrics(): Promise<Map<string, number>>;
+  /** Sum of every sample of one metric (all label sets). */
+  metric(name: string): Promise<number>;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | string>;
+  kill(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  /** Last lines of stdout and stderr, for failure messages. */
+  output(): string;
+}
+
+export interface RestAnswer {
+  status: number;
+  /** Parsed JSON, or the raw text when it is not JSON. */
+  body: unknown;
+}
+
+export interface Cluster {
+  readonly redis: TestRedis;
+  readonly nodes: ClusterNode[];
+  /** Starts one more node (a new boot, fresh node id) on `port` or a free port. */
+  addNode(port?: number): Promise<ClusterNode>;
+  /** Kills every node still running. */
+  close(): Promise<void>;
+}
+
+export const CLUSTER_APP: AppCredentials = { appId: TEST_APP.id, key: TEST_APP.key, secret: TEST_APP.secret };
+
+export async function startCluster(redis: TestRedis, options: ClusterOptions = {}): Promise<Cluster> {
+  const apps = options.apps ?? [TEST_APP];
+  const env: Record<string, string> = {
+    HERALD_APPS: JSON.stringify(apps),
+    HERALD_REDIS_NODE_TIMEOUT: String(options.nodeTimeout ?? 1.5),
+    HERALD_REDIS_PRESENCE_TIMEOUT: String(options.presenceTimeout ?? 1),
+    HERALD_SHUTDOWN_GRACE_PERIOD: '1',
+    HERALD_METRICS_ENABLED: 'true',
+    HERALD_METRICS_HOST: '127.0.0.1',
+    HERALD_LOG_LEVEL: process.env.HERALD_TEST_LOG ?? 'info',
+    HERALD_LOG_PRETTY: 'false',
+    ...options.env,
+  };
+  const nodes: ClusterNode[] = [];
+  const addNode = async (port?: number): Promise<ClusterNode> => {
+    const node = await startNode(nodes.length, port ?? (await freePort()), redis.url, env, apps[0]!);
+    nodes.push(node);
+    return node;
+  };
+  const count = options.nodes ?? 3;
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  try {
+    // One by one keeps the index order equal to the port order and spares the loaded box a burst.
+    for (const port of ports) await addNode(port);
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.kill()));
+    throw err;
+  }
+  return {
+    redis,
+    nodes,
+    addNode,
+    close: async () => {
+      await Promise.all(nodes.map((n) => n.kill()));
+    },
+  };
+}
+
+const TAIL = 16 * 1024;
+
+async function startNode(index: number, port: number, redisUrl: string, env: Record<string, string>, app: AppInput): Promise<ClusterNode> {
+  const metricsPort = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', String(port), '--redis', redisUrl],
+    { cwd: root, env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: String(metricsPort) }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-TAIL);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let alive = true;
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      alive = false;
+      resolve(code ?? signal ?? 'unknown');
+    }),
+  );
+  const credentials: AppCredentials = { appId: app.id, key: app.key, secret: app.secret };
+  const url = `http://127.0.0.1:${port}`;
+
+  const metrics = async (): Promise<Map<string, number>> => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const samples = new Map<string, number>();
+    for (const line of (await res.text()).split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      const at = line.lastIndexOf(' ');
+      samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+    }
+    return samples;
+  };
+
+  const node: ClusterNode = {
+    index,
+    port,
+    wsHost: '127.0.0.1',
+    url,
+    metricsPort,
+    pid: child.pid!,
+    app: credentials,
+    get alive() {
+      return alive;
+    },
+    exited,
+    sdk: (other = credentials) => nodePusher({ url, port }, { app: other }),
+    get: async (path, params = {}, other = credentials) => {
+      try {
+        const res = await nodePusher({ url, port }, { app: other }).get({ path, params });
+        return { status: res.status, body: parseJson(await res.text()) };
+      } catch (err) {
+        const failed = err as { status?: number; body?: string };
+        if (failed.status === undefined) throw err;
+        return { status: failed.status, body: parseJson(failed.body ?? '') };
+      }
+    },
+    metrics,
+    metric: async (name) => {
+      let sum = 0;
+      for (const [key, value] of await metrics()) if (key === name || key.startsWith(`${name}{`)) sum += value;
+      return sum;
+    },
+    stop: async () => {
+      if (alive) child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      if (alive) {
+        // A frozen process dies of SIGKILL too.
+        child.kill('SIGKILL');
+      }
+      await exited;
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+    output: () => out,
+  };
+
+  // Ready = listening and connected to Redis (the metric says so), so a test starts on a joined node.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (!alive) throw new Error(`herald node ${index} exited (${await exited}) before it was ready:\n${out}`);
+    if (out.includes('Herald listening')) {
+      try {
+        if ((await node.metric('herald_redis_connected')) === 1) return node;
+      } catch {
+        // metrics server not up yet
+      }
+    }
+    if (Date.now() > deadline) {
+      await node.kill();
+      throw new Error(`herald node ${index} not ready within 30 s (listening, herald_redis_connected 1):\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
