@@ -21,6 +21,7 @@ import {
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import type { LaravelAuth } from '../helpers/laravel-auth.js';
 import type { AppCredentials } from '../helpers/laravel-broadcast.js';
+import { dataOf } from '../helpers/raw-client.js';
 import { parseInfo, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const API_KEY = 'cluster-api-key';
@@ -173,6 +174,44 @@ describe('fan-out across nodes', () => {
     // 40 = one per event and channel; per node it would be 120, per subscriber 200. Heartbeats may add a few.
     expect(delta).toBeGreaterThanOrEqual(20);
     expect(delta).toBeLessThanOrEqual(55);
+  });
+});
+
+describe('subscriptions are confirmed once the cluster knows them', () => {
+  it('an event published on another node right after subscription_succeeded is never missed nor doubled (public, private, presence)', async () => {
+    const { client, socketId } = await rawOn(n1);
+    const sdk = n0.sdk();
+    for (let i = 0; i < 24; i++) {
+      const ch = [`confirm-${i}`, `private-confirm-${i}`, `presence-confirm-${i}`][i % 3]!;
+      if (i % 3 === 0) client.subscribe(ch);
+      else if (i % 3 === 1) sendPrivate(client, socketId, ch);
+      else sendJoin(client, socketId, ch, 'u1');
+      expect((await subscriptionAnswer(client, ch)).event).toBe('pusher_internal:subscription_succeeded');
+      await sdk.trigger(ch, 'after', { i });
+      expect(await client.next('after', 5000)).toMatchObject({ channel: ch });
+    }
+    await sleep(300);
+    expect(client.frames.filter((f) => f.event === 'after').map((f) => f.channel)).toHaveLength(24);
+  });
+
+  it('frames a client sends while a subscription is being confirmed keep their order', async () => {
+    const receiver = await rawOn(n2);
+    sendPrivate(receiver.client, receiver.socketId, 'private-order');
+    await subscriptionAnswer(receiver.client, 'private-order');
+    const { client, socketId } = await rawOn(n0);
+    // All in one go: the presence join needs Redis, the rest must wait their turn behind it.
+    sendJoin(client, socketId, 'presence-order', 'u1');
+    sendPrivate(client, socketId, 'private-order');
+    client.send({ event: 'client-hello', channel: 'private-order', data: { n: 1 } });
+    client.send({ event: 'pusher:ping', data: {} });
+    await client.next('pusher:pong', 5000);
+    expect(client.frames.slice(1).map((f) => `${f.event} ${f.channel ?? ''}`.trim())).toEqual([
+      'pusher_internal:subscription_succeeded presence-order',
+      'pusher_internal:subscription_succeeded private-order',
+      'pusher:pong',
+    ]);
+    const hello = await receiver.client.next('client-hello', 5000);
+    expect([hello.channel, dataOf(hello)]).toEqual(['private-order', { n: 1 }]);
   });
 });
 

@@ -17,8 +17,14 @@ const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => 
 
 export interface ClusterOptions {
   nodes?: number;
-  /** Every node gets the same apps; the first is the one `node.app` and `node.sdk()` use. */
-  apps?: AppInput[];
+  /**
+   * Every node gets the same apps (HERALD_APPS); the first is the one `node.app` and `node.sdk()`
+   * use. `null` leaves the apps to `args` (a Laravel `.env`, say); `credentials` then names the app.
+   */
+  apps?: AppInput[] | null;
+  credentials?: AppCredentials;
+  /** Command-line options after `herald start`; default `--host 127.0.0.1 --port PORT --redis URL`. */
+  args?: (port: number, redisUrl: string) => string[];
   /** Seconds before a silent node is declared dead (HERALD_REDIS_NODE_TIMEOUT). */
   nodeTimeout?: number;
   /** Seconds a presence subscribe waits for Redis (HERALD_REDIS_PRESENCE_TIMEOUT). */
@@ -75,9 +81,12 @@ export interface Cluster {
 export const CLUSTER_APP: AppCredentials = { appId: TEST_APP.id, key: TEST_APP.key, secret: TEST_APP.secret };
 
 export async function startCluster(redis: TestRedis, options: ClusterOptions = {}): Promise<Cluster> {
-  const apps = options.apps ?? [TEST_APP];
+  const apps = options.apps === undefined ? [TEST_APP] : options.apps;
+  const first = apps?.[0];
+  const credentials = options.credentials ?? (first ? { appId: first.id, key: first.key, secret: first.secret } : CLUSTER_APP);
+  const args = options.args ?? ((port: number, url: string) => ['--host', '127.0.0.1', '--port', String(port), '--redis', url]);
   const env: Record<string, string> = {
-    HERALD_APPS: JSON.stringify(apps),
+    ...(apps ? { HERALD_APPS: JSON.stringify(apps) } : {}),
     HERALD_REDIS_NODE_TIMEOUT: String(options.nodeTimeout ?? 1.5),
     HERALD_REDIS_PRESENCE_TIMEOUT: String(options.presenceTimeout ?? 1),
     HERALD_SHUTDOWN_GRACE_PERIOD: '1',
@@ -89,7 +98,8 @@ export async function startCluster(redis: TestRedis, options: ClusterOptions = {
   };
   const nodes: ClusterNode[] = [];
   const addNode = async (port?: number): Promise<ClusterNode> => {
-    const node = await startNode(nodes.length, port ?? (await freePort()), redis.url, env, apps[0]!);
+    const at = port ?? (await freePort());
+    const node = await startNode(nodes.length, at, args(at, redis.url), env, credentials);
     nodes.push(node);
     return node;
   };
@@ -114,13 +124,13 @@ export async function startCluster(redis: TestRedis, options: ClusterOptions = {
 
 const TAIL = 16 * 1024;
 
-async function startNode(index: number, port: number, redisUrl: string, env: Record<string, string>, app: AppInput): Promise<ClusterNode> {
+async function startNode(index: number, port: number, args: string[], env: Record<string, string>, credentials: AppCredentials): Promise<ClusterNode> {
   const metricsPort = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'start', '--host', '127.0.0.1', '--port', String(port), '--redis', redisUrl],
-    { cwd: root, env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: String(metricsPort) }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', ...args], {
+    cwd: root,
+    env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: String(metricsPort) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-TAIL);
@@ -134,7 +144,6 @@ async function startNode(index: number, port: number, redisUrl: string, env: Rec
       resolve(code ?? signal ?? 'unknown');
     }),
   );
-  const credentials: AppCredentials = { appId: app.id, key: app.key, secret: app.secret };
   const url = `http://127.0.0.1:${port}`;
 
   const metrics = async (): Promise<Map<string, number>> => {
