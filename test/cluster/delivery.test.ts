@@ -329,7 +329,7 @@ describe('users across nodes', () => {
     });
     await n2.sdk().terminateUserConnections('u5');
     for (const p of u5) await until(() => p.connection.state === 'disconnected', 'u5 disconnected', 5000);
-    expect(errors.map((r) => r.calls.map((e) => e.data?.code))).toEqual([[4009], [4009]]);
+    for (const r of errors) expect(r.calls.map((e) => e.data?.code)).toContain(4009);
     expect(u6.connection.state).toBe('connected');
   });
 
