@@ -6,10 +6,11 @@
 import type { PresenceChannel } from 'pusher-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_APP } from '../helpers/herald.js';
-import { disconnectAll, listen, pusherOf, recorder, sleep, subscribed, until, type Pusher, type Recorder } from '../helpers/clients.js';
+import { listen, pusherOf, recorder, sleep, subscribed, until, type Pusher, type Recorder } from '../helpers/clients.js';
 import {
-  closeRaw,
+  closeClients,
   echoOn,
+  eventually,
   memberIds,
   pusherOn,
   rawOn,
@@ -17,6 +18,7 @@ import {
   sendPrivate,
   startClusterAuth,
   subscriptionAnswer,
+  tearDown,
 } from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import type { LaravelAuth } from '../helpers/laravel-auth.js';
@@ -46,44 +48,11 @@ beforeAll(async () => {
 }, 90_000);
 
 afterEach(async () => {
-  disconnectAll();
-  closeRaw();
   // The next test starts from an empty cluster (as far as the cluster-wide count can tell).
-  await waitFor(async () => (await connections(n0)) === 0 && (await connections(n0, COUNT_APP)) === 0, 'every client gone', 5000).catch(() => undefined);
+  await closeClients(n0, [undefined, COUNT_APP]);
 });
 
-afterAll(async () => {
-  disconnectAll();
-  closeRaw();
-  await cluster?.close();
-  await auth?.close();
-  await redis?.close();
-});
-
-async function connections(node: ClusterNode, app?: AppCredentials): Promise<number> {
-  const { status, body } = await node.get('/connections', {}, app);
-  return status === 200 ? (body as { connections: number }).connections : -1;
-}
-
-/** Polls an async condition. */
-async function waitFor(check: () => Promise<boolean>, label: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
-    await sleep(25);
-  }
-}
-
-/** Polls until `get` returns something equal to `expected`, then asserts it (so a failure shows the last value). */
-async function eventually<T>(get: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await get();
-  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await sleep(25);
-    last = await get();
-  }
-  expect(last).toEqual(expected);
-}
+afterAll(() => tearDown({ cluster, auth, redis }));
 
 async function subscribedEcho(echo: ReturnType<typeof echoOn>, channel: string): Promise<void> {
   await until(() => pusherOf(echo).channel(channel)?.subscribed, `Echo subscribed to ${channel}`, 5000);
@@ -273,10 +242,10 @@ describe('counts come from the cluster, on every node', () => {
   it('/connections counts the whole cluster on every node', async () => {
     const opened = [];
     for (const node of [n0, n0, n1, n2, n2, n2]) opened.push((await rawOn(node, COUNT_APP.key)).client);
-    for (const node of [n0, n1, n2]) await eventually(() => connections(node, COUNT_APP), 6);
+    for (const node of [n0, n1, n2]) await eventually(() => node.connections(COUNT_APP), 6);
     opened[0]!.close();
     opened[3]!.close();
-    for (const node of [n0, n1, n2]) await eventually(() => connections(node, COUNT_APP), 4);
+    for (const node of [n0, n1, n2]) await eventually(() => node.connections(COUNT_APP), 4);
   });
 
   it('pusher:subscription_count reaches subscribers on every node with the cluster-wide count', async () => {

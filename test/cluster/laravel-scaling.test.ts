@@ -21,6 +21,7 @@ let redis: TestRedis;
 let cluster: Cluster;
 let auth: LaravelAuth;
 
+/** The server side of a Reverb `.env` (the client-side REVERB_HOST/PORT/SCHEME lines change nothing here). */
 function envFile(port: number, redisPort: number): string {
   const file = join(dir, `${port}.env`);
   writeFileSync(
@@ -30,9 +31,6 @@ function envFile(port: number, redisPort: number): string {
       `REVERB_APP_ID=${app.appId}`,
       `REVERB_APP_KEY=${app.key}`,
       `REVERB_APP_SECRET=${app.secret}`,
-      'REVERB_HOST="localhost"',
-      `REVERB_PORT=${port}`,
-      'REVERB_SCHEME=http',
       'REVERB_SERVER_HOST=127.0.0.1',
       `REVERB_SERVER_PORT=${port}`,
       'REVERB_SCALING_ENABLED=true',

@@ -6,11 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { disconnectAll, recorder, sleep, subscribed, until } from '../helpers/clients.js';
-import { closeRaw, memberEvents, memberIds, pusherOn, rawOn, sendJoin, startClusterAuth, subscriptionAnswer } from '../helpers/cluster-clients.js';
-import { startCluster, type Cluster, type ClusterNode, type RestAnswer } from '../helpers/cluster.js';
+import { closeRaw, eventually, joinAs as join, memberEvents, pusherOn, rawOn, startClusterAuth, userIds } from '../helpers/cluster-clients.js';
+import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import type { LaravelAuth } from '../helpers/laravel-auth.js';
 import { startProxy, type TcpProxy } from '../helpers/proxy.js';
-import type { RawClient } from '../helpers/raw-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 /** Seconds before a silent node is declared dead, in these tests. */
@@ -41,25 +40,8 @@ afterEach(async () => {
   [proxy, cluster, auth, redis] = [undefined, undefined, undefined, undefined];
 });
 
-async function join(node: ClusterNode | number, channel: string, user: string): Promise<{ client: RawClient; socketId: string; members: string[] }> {
-  const { client, socketId } = await rawOn(node);
-  sendJoin(client, socketId, channel, user);
-  const answer = await subscriptionAnswer(client, channel);
-  expect(answer.event, JSON.stringify(answer)).toBe('pusher_internal:subscription_succeeded');
-  return { client, socketId, members: memberIds(answer) };
-}
 
-const userIds = (answer: RestAnswer) => (answer.body as { users: { id: string }[] }).users.map((u) => u.id).sort();
 
-async function eventually<T>(get: () => Promise<T>, expected: T, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await get();
-  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await sleep(50);
-    last = await get();
-  }
-  expect(last).toEqual(expected);
-}
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();

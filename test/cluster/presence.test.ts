@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_APP } from '../helpers/herald.js';
 import { sleep } from '../helpers/clients.js';
-import { closeRaw, memberEvents, memberIds, rawOn, sendJoin, subscriptionAnswer } from '../helpers/cluster-clients.js';
+import { closeRaw, joinAs as join, memberEvents, memberIds, rawOn, sendJoin, subscriptionAnswer } from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -32,13 +32,6 @@ afterAll(async () => {
   await redis?.close();
 });
 
-async function join(node: ClusterNode, channel: string, user: string, app = TEST_APP): Promise<{ client: RawClient; socketId: string; members: string[] }> {
-  const { client, socketId } = await rawOn(node, app.key);
-  sendJoin(client, socketId, channel, user, app.secret, app.key);
-  const answer = await subscriptionAnswer(client, channel);
-  expect(answer.event, JSON.stringify(answer)).toBe('pusher_internal:subscription_succeeded');
-  return { client, socketId, members: memberIds(answer) };
-}
 
 /** Waits until `client` has seen `count` member events of that kind on `channel`. */
 async function seen(client: RawClient, channel: string, event: 'member_added' | 'member_removed', count: number, timeoutMs = 5000): Promise<void> {

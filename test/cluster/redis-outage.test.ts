@@ -6,8 +6,8 @@
  * delivery resumes within 5 s and the counts are rewritten, with member events only for real changes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connected, disconnectAll, listen, recorder, sleep, subscribed, until, type Pusher, type Recorder } from '../helpers/clients.js';
-import { closeRaw, memberEvents, memberIds, pusherOn, rawOn, sendJoin, sendPrivate, startClusterAuth, subscriptionAnswer } from '../helpers/cluster-clients.js';
+import { connected, listen, recorder, sleep, subscribed, until, type Pusher, type Recorder } from '../helpers/clients.js';
+import { closeClients, eventually, memberEvents, memberIds, pusherOn, rawOn, sendJoin, sendPrivate, startClusterAuth, subscriptionAnswer, tearDown } from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import type { LaravelAuth } from '../helpers/laravel-auth.js';
 import type { RawClient } from '../helpers/raw-client.js';
@@ -30,35 +30,12 @@ beforeAll(async () => {
 }, 90_000);
 
 afterEach(async () => {
-  disconnectAll();
-  closeRaw();
   if (!redis.running) await redis.start();
   // The next test counts connections from zero.
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    const { status, body } = await nodes[0]!.get('/connections');
-    if (status === 200 && (body as { connections: number }).connections === 0) break;
-    await sleep(50);
-  }
+  await closeClients(nodes[0]!);
 });
 
-afterAll(async () => {
-  disconnectAll();
-  closeRaw();
-  await cluster?.close();
-  await auth?.close();
-  await redis?.close();
-});
-
-async function eventually<T>(get: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await get();
-  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
-    await sleep(50);
-    last = await get();
-  }
-  expect(last).toEqual(expected);
-}
+afterAll(() => tearDown({ cluster, auth, redis }));
 
 async function everyNode(metric: string, value: number, timeoutMs = 5000): Promise<void> {
   for (const node of nodes) await eventually(() => node.metric(metric), value, timeoutMs);

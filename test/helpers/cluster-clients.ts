@@ -3,9 +3,12 @@
  * authorizes every private and presence channel, and bare Pusher-protocol sockets for frame-exact
  * checks, each pointed at one chosen node.
  */
+import { expect } from 'vitest';
 import { signChannel } from '../../protocol/signing.js';
-import { connected, echoClient, pusherClient, type AnyEcho, type Broadcaster, type Pusher } from './clients.js';
-import type { ClusterNode } from './cluster.js';
+import { connected, disconnectAll, echoClient, pusherClient, sleep, type AnyEcho, type Broadcaster, type Pusher } from './clients.js';
+import type { Cluster, ClusterNode, RestAnswer } from './cluster.js';
+import type { AppCredentials } from './laravel-broadcast.js';
+import type { TestRedis } from './redis.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth, type LaravelUser } from './laravel-auth.js';
 import { RawClient, type Frame } from './raw-client.js';
 
@@ -76,4 +79,51 @@ export function memberEvents(client: RawClient, channel: string, event: 'member_
   return client.frames
     .filter((f) => f.event === `pusher_internal:${event}` && f.channel === channel)
     .map((f) => (JSON.parse(f.data as string) as { user_id: string }).user_id);
+}
+
+/** Connects to `node` (or a proxy port) and joins `channel` as `user`; expects subscription_succeeded. */
+export async function joinAs(
+  node: ClusterNode | number,
+  channel: string,
+  user: string,
+  app: { key: string; secret: string } = { key: 'app-key', secret: 'app-secret' },
+): Promise<{ client: RawClient; socketId: string; members: string[] }> {
+  const { client, socketId } = await rawOn(node, app.key);
+  sendJoin(client, socketId, channel, user, app.secret, app.key);
+  const answer = await subscriptionAnswer(client, channel);
+  expect(answer.event, JSON.stringify(answer)).toBe('pusher_internal:subscription_succeeded');
+  return { client, socketId, members: memberIds(answer) };
+}
+
+/** Sorted ids of a `GET /channels/{name}/users` answer. */
+export const userIds = (answer: RestAnswer): string[] => (answer.body as { users: { id: string }[] }).users.map((u) => u.id).sort();
+
+/** Polls `get` until it deep-equals `expected`, then asserts it (a failure shows the last value). */
+export async function eventually<T>(get: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await get();
+  while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await sleep(25);
+    last = await get();
+  }
+  expect(last).toEqual(expected);
+}
+
+/** Closes every client, then waits (up to 5 s, quietly) until `node` counts no connection for these apps. */
+export async function closeClients(node: ClusterNode, apps: (AppCredentials | undefined)[] = [undefined]): Promise<void> {
+  disconnectAll();
+  closeRaw();
+  const deadline = Date.now() + 5000;
+  for (const app of apps) {
+    while (Date.now() < deadline && (await node.connections(app)) !== 0) await sleep(50);
+  }
+}
+
+/** Everything a cluster test file started, in reverse order. */
+export async function tearDown(parts: { cluster?: Cluster; auth?: LaravelAuth; redis?: TestRedis }): Promise<void> {
+  disconnectAll();
+  closeRaw();
+  await parts.cluster?.close();
+  await parts.auth?.close();
+  await parts.redis?.close();
 }

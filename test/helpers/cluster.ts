@@ -50,6 +50,8 @@ export interface ClusterNode {
   sdk(app?: AppCredentials): ReturnType<typeof nodePusher>;
   /** A signed REST GET through the SDK, e.g. `get('/channels', { info: 'user_count' })`; error statuses are returned, not thrown. */
   get(path: string, params?: Record<string, string>, app?: AppCredentials): Promise<RestAnswer>;
+  /** The app's cluster-wide `GET /connections`, or -1 when the node does not answer 200. */
+  connections(app?: AppCredentials): Promise<number>;
   /** Prometheus text of `GET /metrics`, parsed: `name{labels}` → value. */
   metrics(): Promise<Map<string, number>>;
   /** Sum of every sample of one metric (all label sets). */
@@ -179,6 +181,10 @@ async function startNode(index: number, port: number, args: string[], env: Recor
         if (failed.status === undefined) throw err;
         return { status: failed.status, body: parseJson(failed.body ?? '') };
       }
+    },
+    connections: async (other) => {
+      const { status, body } = await node.get('/connections', {}, other);
+      return status === 200 ? (body as { connections: number }).connections : -1;
     },
     metrics,
     metric: async (name) => {
