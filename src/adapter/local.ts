@@ -55,11 +55,13 @@ export class LocalAdapter implements Adapter {
     return conn.app.maxConnections === 0 || count <= conn.app.maxConnections;
   }
 
-  removeConnection(conn: Connection): void {
-    if (!this.sockets.remove(conn)) return;
+  /** False when it was not (or no longer) registered. */
+  removeConnection(conn: Connection): boolean {
+    if (!this.sockets.remove(conn)) return false;
     const left = (this.perApp.get(conn.app.id) ?? 1) - 1;
     if (left > 0) this.perApp.set(conn.app.id, left);
     else this.perApp.delete(conn.app.id);
+    return true;
   }
 
   connection(socketId: string) {
@@ -213,21 +215,27 @@ export class LocalAdapter implements Adapter {
   async close(): Promise<void> {}
 
   /** This node's part of the app's shared state, as the Redis adapter writes it after a reconnect. */
-  contribution(appId: string): NodeContribution {
-    const channels = new Map<string, number>();
+  contribution(appId: string, counts: (conn: Connection) => boolean): NodeContribution {
+    const part: NodeContribution = { connections: 0, channels: new Map(), members: [], users: new Map() };
+    const members = new Map<string, [channel: string, userId: string, connections: number, info: unknown]>();
     for (const conn of this.sockets.values()) {
-      if (conn.app.id !== appId || !conn.open) continue;
+      if (conn.app.id !== appId || !counts(conn)) continue;
+      part.connections++;
+      if (conn.user) part.users.set(conn.user.id, (part.users.get(conn.user.id) ?? 0) + 1);
+      if (!conn.open) continue;
       for (const topic of conn.socket.getTopics()) {
-        const name = channelOfTopic(appId, topic);
-        channels.set(name, (channels.get(name) ?? 0) + 1);
+        const channel = channelOfTopic(appId, topic);
+        part.channels.set(channel, (part.channels.get(channel) ?? 0) + 1);
+        const userId = conn.presenceId(channel);
+        if (userId === undefined) continue;
+        const key = `${channel}\n${userId}`;
+        const entry = members.get(key);
+        if (entry) entry[2]++;
+        else members.set(key, [channel, userId, 1, this.table.info(appId, channel, userId)]);
       }
     }
-    return {
-      connections: this.connectionCount(appId),
-      channels,
-      members: [...this.table.members(appId)],
-      users: new Map(this.signedIn.counts(appId)),
-    };
+    part.members = [...members.values()];
+    return part;
   }
 }
 

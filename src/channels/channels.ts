@@ -103,11 +103,9 @@ export class PresenceTable {
     return { ids, hash, count: ids.length };
   }
 
-  /** Each member of the app's presence channels with its connections on this node. */
-  *members(appId: string): Iterable<[channel: string, userId: string, connections: number, info: unknown]> {
-    for (const [channel, members] of this.apps.get(appId) ?? []) {
-      for (const [id, member] of members) yield [channel, id, member.connections, member.info];
-    }
+  /** A member's user_info (undefined when not a member). */
+  info(appId: string, channel: string, userId: string): unknown {
+    return this.apps.get(appId)?.get(channel)?.get(userId)?.info;
   }
 
   /** The app's presence channels with members. */

@@ -29,12 +29,6 @@ export class UserIndex<C> {
     return [...(this.users.get(userKey(appId, userId)) ?? [])];
   }
 
-  /** Each signed-in user of the app with its connection count. */
-  *counts(appId: string): Iterable<[userId: string, connections: number]> {
-    const prefix = userKey(appId, '');
-    for (const [key, conns] of this.users) if (key.startsWith(prefix)) yield [key.slice(prefix.length), conns.size];
-  }
-
   isOnline(appId: string, userId: string): boolean {
     return this.users.has(userKey(appId, userId));
   }

@@ -32,6 +32,10 @@ export const METRICS = [
   { name: 'herald_subscriptions_total', type: 'counter', labels: ['type'], help: 'Successful channel subscriptions, by channel type (public, private, encrypted, presence, user).' },
   { name: 'herald_client_events_total', type: 'counter', labels: [], help: 'Client events (`client-*`) accepted from connections.' },
   { name: 'herald_errors_total', type: 'counter', labels: ['code'], help: 'Pusher errors sent to clients (`pusher:error` and refused connections), by error code (`null` when the error has no code).' },
+  { name: 'herald_redis_connected', type: 'gauge', labels: [], help: 'Cluster mode: 1 while this node is connected to Redis, else 0 (always 0 without `redisUrl`).' },
+  { name: 'herald_redis_reconnects_total', type: 'counter', labels: [], help: 'Times this node reconnected to Redis after losing it (each followed by a rewrite of its shared state).' },
+  { name: 'herald_redis_dropped_messages_total', type: 'counter', labels: [], help: 'Cross-node messages dropped while Redis was unreachable (queue of `redisQueueSize` full, or in flight when the connection dropped).' },
+  { name: 'herald_redis_nodes_declared_dead_total', type: 'counter', labels: [], help: 'Other nodes this node found silent past `redisNodeTimeout` and removed from the shared state.' },
 ] as const satisfies readonly MetricDoc[];
 
 /** prom-client's default metrics, registered with the `herald_` prefix. */
@@ -122,6 +126,10 @@ export function createRegistry({ stats, adapter, appIds }: MetricsSources): Regi
   labelledCounter('herald_subscriptions_total', stats.subscriptions, (type) => ({ type }), CHANNEL_TYPES);
   counter('herald_client_events_total', () => stats.clientEvents);
   labelledCounter('herald_errors_total', stats.errors, (code) => ({ code }));
+  gauge('herald_redis_connected', (g) => g.set(stats.redisConnected));
+  counter('herald_redis_reconnects_total', () => stats.redisReconnects);
+  counter('herald_redis_dropped_messages_total', () => stats.redisDropped);
+  counter('herald_redis_nodes_declared_dead_total', () => stats.redisNodesDeclaredDead);
   return register;
 }
 

@@ -1,0 +1,510 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ErrorCode } from '../../protocol/codes.js';
+import { memberRemoved, watchlistEvents } from '../../protocol/frames.js';
+import { channelKind } from '../../protocol/names.js';
+import { SharedStateUnavailable, type Adapter, type ChannelInfo, type Maybe } from '../adapter/adapter.js';
+import { LocalAdapter, type NodeContribution, type Publisher } from '../adapter/local.js';
+import type { CachedEvent } from '../channels/cache.js';
+import type { JoinOutcome, JoinResult, LeaveOutcome, PresenceMember, PresenceSnapshot } from '../channels/channels.js';
+import type { AppConfig } from '../config/schema.js';
+import type { Lifecycle } from '../events/lifecycle.js';
+import type { Stats } from '../metrics/stats.js';
+import type { Connection } from '../ws/connection.js';
+import { ClusterBus, type BusMessage } from './bus.js';
+import { ClusterKeys } from './keys.js';
+import { RedisLink } from './redis-link.js';
+import { DEAD } from './scripts.js';
+
+export interface RedisAdapterOptions {
+  url: string;
+  prefix: string;
+  /** Seconds of missed heartbeats before a node is declared dead. */
+  nodeTimeout: number;
+  /** Seconds a presence subscribe waits for an unreachable Redis. */
+  presenceTimeout: number;
+  queueSize: number;
+  apps: readonly AppConfig[];
+  stats: Stats;
+  logger: Logger;
+  events: Lifecycle;
+}
+
+const UNAVAILABLE: JoinResult = Object.freeze({ refused: 'unavailable' });
+const FULL: JoinResult = Object.freeze({ refused: 'full' });
+const CLOSED: JoinResult = Object.freeze({ refused: 'closed' });
+/** A tombstone outlives any freeze a node could wake up from. */
+const TOMBSTONE_MS = 24 * 3600_000;
+
+const newNodeId = () => randomBytes(8).toString('hex');
+
+/**
+ * The adapter of a node in a cluster: this node's sockets, uWS topics and watchers stay in a
+ * `LocalAdapter`; shared state (counts, presence, signed-in users, connections, cache) lives in
+ * Redis, changed by one atomic script per operation; events cross nodes on the app's bus.
+ *
+ * Every boot has its own node id. The node's part of each total is kept apart in Redis, so:
+ * - a node silent for `nodeTimeout` is reaped by whichever node sees it first (the reap script is
+ *   atomic and runs once), which publishes the `member_removed` / `offline` its clients had
+ *   caused and emits the lifecycle events once;
+ * - after Redis comes back (even empty) the node rewrites its part in one script, and the events
+ *   are those of real changes only;
+ * - a node that finds it was declared dead (frozen past the timeout) never writes under its old
+ *   id again: it closes its clients with 4200 (they reconnect and resubscribe) and takes a new id.
+ */
+export class RedisAdapter implements Adapter {
+  private readonly local: LocalAdapter;
+  private readonly keys: ClusterKeys;
+  private readonly link: RedisLink;
+  private readonly bus: ClusterBus;
+  private readonly apps = new Map<string, AppConfig>();
+  private nodeId = newNodeId();
+  /** Connections of a previous node id (declared dead): closing, and kept out of shared state. */
+  private orphans = new WeakSet<Connection>();
+  /** Refused by the app's cluster-wide quota: never counted in Redis. */
+  private readonly refused = new WeakSet<Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  private constructor(
+    publisher: Publisher,
+    private readonly options: RedisAdapterOptions,
+  ) {
+    this.local = new LocalAdapter(publisher, options.stats);
+    this.keys = new ClusterKeys(options.prefix);
+    for (const app of options.apps) this.apps.set(app.id, app);
+    this.link = new RedisLink(options.url, options.stats, options.logger, () => this.rewrite());
+    this.bus = new ClusterBus(this.link, this.keys, options.queueSize, options.stats, options.logger, () => this.nodeId);
+  }
+
+  /** Connects (waiting at most `presenceTimeout`: without Redis the node starts alone and catches up), subscribes, beats. */
+  static async start(publisher: Publisher, options: RedisAdapterOptions): Promise<RedisAdapter> {
+    const adapter = new RedisAdapter(publisher, options);
+    const subscribed = adapter.bus.listen([...adapter.apps.keys()], (appId, message) => adapter.received(appId, message));
+    subscribed.catch((err: unknown) => options.logger.error({ err }, 'redis bus subscribe failed'));
+    const connected = await adapter.link.start(options.presenceTimeout * 1000);
+    if (connected) await Promise.race([subscribed, sleep(options.presenceTimeout * 1000)]);
+    else options.logger.warn('redis unreachable at start: running alone until it answers');
+    const beat = Math.max(50, (options.nodeTimeout * 1000) / 3);
+    adapter.heartbeat = setInterval(() => adapter.beat(), beat);
+    options.logger.info({ node: adapter.nodeId, prefix: options.prefix }, 'cluster mode: sharing state over redis');
+    return adapter;
+  }
+
+  get node(): string {
+    return this.nodeId;
+  }
+
+  // ---- fan-out ----------------------------------------------------------------------------
+
+  publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void {
+    this.local.publish(appId, channel, frame, exceptSocketId);
+    if (!localOnly) this.bus.publish(appId, channel, frame, exceptSocketId);
+  }
+
+  private received(appId: string, message: BusMessage): void {
+    switch (message.kind) {
+      case 'publish':
+        return this.local.publish(appId, message.channel, message.frame, message.except || undefined);
+      case 'watchers':
+        return this.local.notifyWatchers(appId, message.userId, message.frame, message.except || undefined);
+      case 'terminate':
+        return this.local.terminateUser(appId, message.userId, message.code, message.message);
+    }
+  }
+
+  // ---- connections ------------------------------------------------------------------------
+
+  addConnection(conn: Connection): Maybe<boolean> {
+    const withinNode = this.local.addConnection(conn);
+    const app = conn.app;
+    if (!withinNode || !this.link.isReady) {
+      // Over quota on this node alone is over quota everywhere; without Redis the rewrite counts it.
+      if (!withinNode) this.refused.add(conn);
+      return withinNode;
+    }
+    const admitted = this.link.cmd
+      .count(this.keys.connections(app.id), this.keys.dead(app.id, this.nodeId), this.nodeId, 1, app.maxConnections)
+      .then((reply) => {
+        if (reply === DEAD) this.declaredDead();
+        if (reply !== 1) this.refused.add(conn);
+        return reply === 1;
+      }, () => true);
+    // Only a quota needs the answer before the connection is confirmed.
+    return app.maxConnections > 0 ? admitted : true;
+  }
+
+  removeConnection(conn: Connection): void {
+    if (!this.local.removeConnection(conn) || !this.shares(conn) || this.refused.has(conn)) return;
+    const app = conn.app.id;
+    this.link.cmd.count(this.keys.connections(app), this.keys.dead(app, this.nodeId), this.nodeId, -1, 0).catch(() => {});
+  }
+
+  connection(socketId: string) {
+    return this.local.connection(socketId);
+  }
+
+  connectionCount(appId?: string): number {
+    return this.local.connectionCount(appId);
+  }
+
+  connections(): Iterable<Connection> {
+    return this.local.connections();
+  }
+
+  async clusterConnectionCount(appId: string): Promise<number> {
+    const counts = await this.query(() => this.link.cmd.hvals(this.keys.connections(appId)));
+    return counts.reduce((sum, n) => sum + Number(n), 0);
+  }
+
+  // ---- channels ---------------------------------------------------------------------------
+
+  subscribe(conn: Connection, channel: string, member?: PresenceMember): Maybe<JoinResult> {
+    if (this.orphans.has(conn)) return CLOSED;
+    if (this.link.isReady) return this.join(conn, channel, member);
+    // Without Redis a public or private channel still works on this node (the rewrite on reconnect
+    // shares it); a presence member list could be wrong, so presence waits for Redis a bounded time.
+    if (!member) return this.local.subscribe(conn, channel);
+    return this.link.waitReady(this.options.presenceTimeout * 1000).then((ok) => (ok && conn.open ? this.join(conn, channel, member) : UNAVAILABLE));
+  }
+
+  private async join(conn: Connection, channel: string, member: PresenceMember | undefined): Promise<JoinResult> {
+    const app = conn.app;
+    const cache = channelKind(channel).cache;
+    let reply: [number, number, string[] | null, string | null];
+    try {
+      reply = (await this.link.cmd.join(
+        ...this.channelKeys(app.id, channel),
+        this.keys.cache(app.id, channel),
+        channel,
+        member?.id ?? '',
+        JSON.stringify(member?.info ?? null),
+        app.maxPresenceMembers,
+        cache ? '1' : '0',
+      )) as typeof reply;
+    } catch {
+      // Redis went away mid-call: the rewrite on reconnect settles whether it counted.
+      if (member || !conn.open) return member ? UNAVAILABLE : CLOSED;
+      return this.local.subscribe(conn, channel);
+    }
+    const [count, added, roster, cached] = reply;
+    if (count === DEAD) {
+      this.declaredDead();
+      return CLOSED;
+    }
+    if (count === -2) return FULL;
+    if (!conn.open || this.orphans.has(conn)) {
+      // Closed while the join was on its way: take it back, nobody was told.
+      this.leaveShared(app.id, channel, member?.id);
+      return CLOSED;
+    }
+    this.local.attach(conn, channel, member);
+    const outcome: JoinOutcome = { subscriptionCount: count, occupied: count === 1, memberAdded: added === 1 };
+    if (roster) outcome.presence = snapshot(roster);
+    if (cache) outcome.cached = cached ? (JSON.parse(cached) as CachedEvent) : null;
+    return outcome;
+  }
+
+  unsubscribe(conn: Connection, channel: string): Maybe<LeaveOutcome> {
+    const memberId = conn.presenceId(channel);
+    const left = this.local.unsubscribe(conn, channel);
+    return this.shares(conn) ? this.leaveShared(conn.app.id, channel, memberId, left) : quiet(left);
+  }
+
+  dropped(conn: Connection, channel: string, remaining: number): Maybe<LeaveOutcome> | undefined {
+    const memberId = conn.presenceId(channel);
+    const left = this.local.dropped(conn, channel, remaining);
+    if (!left) return undefined;
+    return this.shares(conn) ? this.leaveShared(conn.app.id, channel, memberId, left) : quiet(left);
+  }
+
+  /** Without Redis a leave is only local: the rewrite on reconnect reports what really changed. */
+  private leaveShared(appId: string, channel: string, memberId: string | undefined, local?: LeaveOutcome): Maybe<LeaveOutcome> {
+    const fallback = quiet(local ?? { subscriptionCount: 0, vacated: false, memberRemoved: false });
+    if (!this.link.isReady) return fallback;
+    return this.link.cmd.leave(...this.channelKeys(appId, channel), channel, memberId ?? '').then(
+      (reply) => {
+        const [count, removed] = reply as [number, number];
+        if (count === DEAD) {
+          this.declaredDead();
+          return fallback;
+        }
+        return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed === 1 };
+      },
+      () => fallback,
+    );
+  }
+
+  private channelKeys(appId: string, channel: string): string[] {
+    const k = this.keys;
+    return [
+      k.channels(appId),
+      k.nodeChannels(appId, this.nodeId),
+      k.dead(appId, this.nodeId),
+      k.members(appId, channel),
+      k.info(appId, channel),
+      k.nodeMembers(appId, this.nodeId),
+    ];
+  }
+
+  presence(appId: string, channel: string): Maybe<PresenceSnapshot> {
+    if (!this.link.isReady) return this.local.presence(appId, channel);
+    return this.link.cmd.hgetall(this.keys.info(appId, channel)).then(
+      (hash) => snapshot(Object.entries(hash).flat()),
+      () => this.local.presence(appId, channel),
+    );
+  }
+
+  // ---- users ------------------------------------------------------------------------------
+
+  signIn(conn: Connection): Maybe<boolean> {
+    this.local.signIn(conn);
+    return this.sign(conn, 1).then((n) => n === 1);
+  }
+
+  signOut(conn: Connection): Maybe<boolean> {
+    this.local.signOut(conn);
+    return this.sign(conn, -1).then((n) => n === 0);
+  }
+
+  /** The user's connections on every node after the change, or -1 when unknown (no events then). */
+  private async sign(conn: Connection, delta: 1 | -1): Promise<number> {
+    if (!conn.user || !this.shares(conn) || !this.link.isReady) return -1;
+    const app = conn.app.id;
+    try {
+      const n = (await this.link.cmd.sign(this.keys.users(app), this.keys.nodeUsers(app, this.nodeId), this.keys.dead(app, this.nodeId), conn.user.id, delta)) as number;
+      if (n === DEAD) this.declaredDead();
+      return n;
+    } catch {
+      return -1;
+    }
+  }
+
+  isOnline(appId: string, userId: string): Maybe<boolean> {
+    return this.query(() => this.link.cmd.hexists(this.keys.users(appId), userId)).then((n) => n === 1);
+  }
+
+  onlineUsers(appId: string, userIds: readonly string[]): Maybe<string[]> {
+    if (!this.link.isReady) return this.local.onlineUsers(appId, userIds);
+    return this.link.cmd.hmget(this.keys.users(appId), ...userIds).then(
+      (counts) => userIds.filter((_, i) => counts[i] !== null),
+      () => this.local.onlineUsers(appId, userIds),
+    );
+  }
+
+  watch(conn: Connection): void {
+    this.local.watch(conn);
+  }
+
+  unwatch(conn: Connection): void {
+    this.local.unwatch(conn);
+  }
+
+  notifyWatchers(appId: string, userId: string, frame: string, exceptSocketId?: string): void {
+    this.local.notifyWatchers(appId, userId, frame, exceptSocketId);
+    this.bus.toWatchers(appId, userId, frame, exceptSocketId);
+  }
+
+  userConnections(appId: string, userId: string): Promise<Connection[]> {
+    return this.local.userConnections(appId, userId);
+  }
+
+  terminateUser(appId: string, userId: string, code: number, message: string): void {
+    this.local.terminateUser(appId, userId, code, message);
+    this.bus.terminate(appId, userId, code, message);
+  }
+
+  // ---- cache ------------------------------------------------------------------------------
+
+  cached(appId: string, channel: string): Maybe<CachedEvent | undefined> {
+    return this.query(() => this.link.cmd.get(this.keys.cache(appId, channel))).then((json) =>
+      json === null ? undefined : (JSON.parse(json) as CachedEvent),
+    );
+  }
+
+  cache(appId: string, channel: string, event: string, data: string, ttlSeconds: number): void {
+    this.local.cache(appId, channel, event, data, ttlSeconds);
+    if (!this.link.isReady) return;
+    const ttl = ttlSeconds * 1000;
+    const entry: CachedEvent = { event, data, expiresAt: Date.now() + ttl };
+    this.link.cmd.set(this.keys.cache(appId, channel), JSON.stringify(entry), 'PX', ttl).catch(() => {});
+  }
+
+  // ---- queries (one round trip each, never asking other nodes) ----------------------------
+
+  async channelInfo(appId: string, channel: string): Promise<ChannelInfo> {
+    const [count, users] = await this.query(() =>
+      Promise.all([this.link.cmd.hget(this.keys.channels(appId), channel), this.link.cmd.hlen(this.keys.members(appId, channel))]),
+    );
+    const subscriptionCount = Number(count ?? 0);
+    return { occupied: subscriptionCount > 0, subscriptionCount, userCount: users };
+  }
+
+  async channels(appId: string, prefix = ''): Promise<Map<string, ChannelInfo>> {
+    const flat = (await this.query(() => this.link.cmd.channels(this.keys.channels(appId), this.keys.base(appId), prefix))) as (string | number)[];
+    const result = new Map<string, ChannelInfo>();
+    for (let i = 0; i < flat.length; i += 3) {
+      const subscriptionCount = Number(flat[i + 1]);
+      result.set(String(flat[i]), { occupied: true, subscriptionCount, userCount: Number(flat[i + 2]) });
+    }
+    return result;
+  }
+
+  users(appId: string, channel: string): Promise<string[]> {
+    return this.query(() => this.link.cmd.hkeys(this.keys.members(appId, channel)));
+  }
+
+  /** A query needs Redis: without it the caller gets `SharedStateUnavailable` (REST answers 503). */
+  private async query<T>(run: () => Promise<T>): Promise<T> {
+    if (!this.link.isReady) throw new SharedStateUnavailable();
+    try {
+      return await run();
+    } catch (err) {
+      throw new SharedStateUnavailable(`Shared state (Redis) is unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  sweep(now: number): void {
+    this.local.sweep(now);
+  }
+
+  // ---- this node in the cluster -----------------------------------------------------------
+
+  /** Connections of a dead node id are out of shared state. */
+  private shares(conn: Connection): boolean {
+    return !this.orphans.has(conn);
+  }
+
+  /** First thing on every `ready`: this node's part, rewritten app by app, then the queued messages. */
+  private rewrite(): void {
+    const node = this.nodeId;
+    const writes = [...this.apps.keys()].map((appId) => this.replace(appId, node, 'rewrite', this.contribution(appId)));
+    Promise.all(writes).then(
+      (done) => {
+        if (done.includes(false)) this.declaredDead();
+        this.bus.flush();
+      },
+      (err: unknown) => this.options.logger.warn({ err }, 'redis rewrite failed; retried on the next reconnect'),
+    );
+  }
+
+  private contribution(appId: string): string {
+    const part: NodeContribution = this.local.contribution(appId, (conn) => this.shares(conn));
+    return JSON.stringify({
+      connections: part.connections,
+      channels: [...part.channels].flat(),
+      members: part.members.flatMap(([channel, user, n, info]) => [channel, user, n, JSON.stringify(info ?? null)]),
+      users: [...part.users].flat(),
+    });
+  }
+
+  /** Runs REPLACE for one app and announces what it removed. False when this node turned out dead. */
+  private async replace(appId: string, node: string, mode: 'rewrite' | 'reap' | 'withdraw', part = ''): Promise<boolean> {
+    const k = this.keys;
+    const gone = (await this.link.cmd.replace(
+      k.channels(appId),
+      k.nodeChannels(appId, node),
+      k.users(appId),
+      k.nodeUsers(appId, node),
+      k.connections(appId),
+      k.nodeMembers(appId, node),
+      k.nodes(appId),
+      k.dead(appId, node),
+      node,
+      mode,
+      k.base(appId),
+      this.options.nodeTimeout * 1000,
+      part,
+      TOMBSTONE_MS,
+    )) as [string[], string[], string[]] | null;
+    if (!gone) return false;
+    this.announceDepartures(appId, ...gone);
+    return true;
+  }
+
+  /** What a dead node's clients (or this node's during an outage) left behind, told once to the cluster. */
+  private announceDepartures(appId: string, removed: string[], vacated: string[], offline: string[]): void {
+    const { events } = this.options;
+    for (let i = 0; i < removed.length; i += 2) {
+      const channel = removed[i]!;
+      const userId = removed[i + 1]!;
+      this.publish(appId, channel, memberRemoved(channel, userId));
+      events.emit({ type: 'member_removed', appId, channel, userId });
+    }
+    for (const channel of vacated) events.emit({ type: 'channel_vacated', appId, channel });
+    const app = this.apps.get(appId);
+    for (const userId of offline) {
+      if (app?.watchlistEvents) this.notifyWatchers(appId, userId, watchlistEvents([{ name: 'offline', user_ids: [userId] }]));
+      events.emit({ type: 'user_disconnected', appId, userId, socketId: '' });
+    }
+  }
+
+  /** Heartbeat, and reaping of nodes whose heartbeat is older than `nodeTimeout`. */
+  private beat(): void {
+    if (!this.link.isReady) return;
+    const node = this.nodeId;
+    const timeoutMs = this.options.nodeTimeout * 1000;
+    for (const appId of this.apps.keys()) {
+      this.link.cmd
+        .heartbeat(this.keys.nodes(appId), this.keys.dead(appId, node), node, timeoutMs)
+        .then(async (reply) => {
+          const [status, expired] = reply as [number, string[]];
+          if (status === DEAD) return this.declaredDead(node);
+          for (const dead of expired) {
+            if (dead !== this.nodeId && (await this.replace(appId, dead, 'reap'))) {
+              this.options.stats.redisNodesDeclaredDead++;
+              this.options.logger.warn({ app: appId, node: dead }, 'node declared dead: its connections, members and counts removed');
+            }
+          }
+        })
+        .catch((err: unknown) => this.options.logger.debug({ err }, 'heartbeat failed'));
+    }
+  }
+
+  /**
+   * This node was declared dead while it could not beat (frozen, or cut off from Redis past the
+   * timeout). Its old state is gone from Redis and its clients may have been announced as left:
+   * rather than resurrect that state, it closes them with 4200 (they reconnect and resubscribe)
+   * and continues under a new node id.
+   */
+  private declaredDead(asNode = this.nodeId): void {
+    if (asNode !== this.nodeId) return;
+    const old = this.nodeId;
+    this.nodeId = newNodeId();
+    const closing = [...this.local.connections()];
+    for (const conn of closing) this.orphans.add(conn);
+    this.options.logger.warn({ old_node: old, node: this.nodeId, connections: closing.length }, 'this node was declared dead: closing its connections (4200) and rejoining under a new id');
+    for (const conn of closing) conn.terminate(ErrorCode.Reconnect, 'Node rejoining the cluster');
+    for (const appId of this.apps.keys()) this.replace(appId, this.nodeId, 'rewrite', EMPTY_PART).catch(() => {});
+  }
+
+  /** Graceful stop, once clients have gone: removes what is left of this node's part at once. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    if (this.link.isReady) {
+      const node = this.nodeId;
+      const withdraw = Promise.all([...this.apps.keys()].map((appId) => this.replace(appId, node, 'withdraw')));
+      await Promise.race([withdraw.catch(() => undefined), sleep(this.options.presenceTimeout * 1000)]);
+    }
+    await this.link.stop();
+  }
+}
+
+const EMPTY_PART = JSON.stringify({ connections: 0, channels: [], members: [], users: [] });
+
+/** Leave outcomes that announce nothing: the shared state will say what changed. */
+function quiet(local: LeaveOutcome): LeaveOutcome {
+  return { subscriptionCount: local.subscriptionCount, vacated: false, memberRemoved: false };
+}
+
+/** A presence snapshot from a flat `[user, info JSON, …]` list. */
+function snapshot(flat: string[]): PresenceSnapshot {
+  const ids: string[] = [];
+  const hash: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    ids.push(flat[i]!);
+    hash[flat[i]!] = JSON.parse(flat[i + 1]!);
+  }
+  return { ids, hash, count: ids.length };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
