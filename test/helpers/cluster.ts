@@ -5,11 +5,11 @@
  * (SIGSTOP/SIGCONT), killed (SIGKILL) and replaced by a fresh process on the same port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { AppInput } from '../../src/config/schema.js';
 import { TEST_APP } from './herald.js';
 import { nodePusher, type AppCredentials } from './laravel-broadcast.js';
-import { freePort } from './net.js';
 import type { TestRedis } from './redis.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -99,17 +99,22 @@ export async function startCluster(redis: TestRedis, options: ClusterOptions = {
     ...options.env,
   };
   const nodes: ClusterNode[] = [];
-  const addNode = async (port?: number): Promise<ClusterNode> => {
-    const at = port ?? (await freePort());
-    const node = await startNode(nodes.length, at, args(at, redis.url), env, credentials);
+  const start = async (port: number, metricsPort: number): Promise<ClusterNode> => {
+    const node = await startNode(nodes.length, port, metricsPort, args(port, redis.url), env, credentials);
     nodes.push(node);
     return node;
   };
+  // Every port a node may still be using (or is about to) stays out of the next picks.
+  const taken = () => nodes.flatMap((n) => [n.port, n.metricsPort]);
+  const addNode = async (port?: number): Promise<ClusterNode> => {
+    const [at, metrics] = port === undefined ? await distinctFreePorts(2, taken()) : [port, (await distinctFreePorts(1, [port, ...taken()]))[0]];
+    return start(at!, metrics!);
+  };
   const count = options.nodes ?? 3;
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const ports = await distinctFreePorts(2 * count);
   try {
     // One by one keeps the index order equal to the port order and spares the loaded box a burst.
-    for (const port of ports) await addNode(port);
+    for (let i = 0; i < count; i++) await start(ports[i]!, ports[count + i]!);
   } catch (err) {
     await Promise.all(nodes.map((n) => n.kill()));
     throw err;
@@ -126,8 +131,35 @@ export async function startCluster(redis: TestRedis, options: ClusterOptions = {
 
 const TAIL = 16 * 1024;
 
-async function startNode(index: number, port: number, args: string[], env: Record<string, string>, credentials: AppCredentials): Promise<ClusterNode> {
-  const metricsPort = await freePort();
+/**
+ * Ports that were free a moment ago, all different: each is held until every one is found (a port
+ * released and asked for again is often handed out again).
+ */
+async function distinctFreePorts(count: number, avoid: number[] = []): Promise<number[]> {
+  const held: Server[] = [];
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    held.push(server);
+    const port = (server.address() as AddressInfo).port;
+    if (!avoid.includes(port)) ports.push(port);
+  }
+  await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+async function startNode(
+  index: number,
+  port: number,
+  metricsPort: number,
+  args: string[],
+  env: Record<string, string>,
+  credentials: AppCredentials,
+): Promise<ClusterNode> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', ...args], {
     cwd: root,
     env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: String(metricsPort) },
