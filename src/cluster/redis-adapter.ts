@@ -64,6 +64,11 @@ export class RedisAdapter implements Adapter {
   /** Refused by the app's cluster-wide quota: never counted in Redis. */
   private readonly refused = new WeakSet<Connection>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /**
+   * No reaping before this time (ms): after Redis comes back every heartbeat in it is as old as the
+   * outage, so live nodes get one node timeout to reconnect and rewrite before any is declared dead.
+   */
+  private reapAfter = 0;
 
   private constructor(
     publisher: Publisher,
@@ -376,6 +381,7 @@ export class RedisAdapter implements Adapter {
 
   /** First thing on every `ready`: this node's part, rewritten app by app, then the queued messages. */
   private rewrite(): void {
+    this.reapAfter = Date.now() + this.options.nodeTimeout * 1000;
     const node = this.nodeId;
     const writes = [...this.apps.keys()].map((appId) => this.replace(appId, node, 'rewrite', this.contribution(appId)));
     Promise.all(writes).then(
@@ -449,6 +455,7 @@ export class RedisAdapter implements Adapter {
         .then(async (reply) => {
           const [status, expired] = reply as [number, string[]];
           if (status === DEAD) return this.declaredDead(node);
+          if (Date.now() < this.reapAfter) return;
           for (const dead of expired) {
             if (dead !== this.nodeId && (await this.replace(appId, dead, 'reap'))) {
               this.options.stats.redisNodesDeclaredDead++;
