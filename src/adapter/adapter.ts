@@ -95,6 +95,9 @@ export interface Adapter {
   /** Distinct presence user ids. */
   users(appId: string, channel: string): Promise<string[]>;
 
+  /** Where shared state lives and whether it can be reached: `local`, or Redis `connected` / `disconnected`. */
+  sharedState(): 'local' | 'connected' | 'disconnected';
+
   /** Periodic housekeeping (expired cache entries). */
   sweep(now: number): void;
   /** After every connection has closed on a graceful stop: withdraws this node from the cluster. */

@@ -212,6 +212,10 @@ export class LocalAdapter implements Adapter {
     this.eventCache.sweep(now);
   }
 
+  sharedState(): 'local' {
+    return 'local';
+  }
+
   async close(): Promise<void> {}
 
   /** This node's part of the app's shared state, as the Redis adapter writes it after a reconnect. */

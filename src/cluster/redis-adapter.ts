@@ -372,6 +372,10 @@ export class RedisAdapter implements Adapter {
     this.local.sweep(now);
   }
 
+  sharedState(): 'connected' | 'disconnected' {
+    return this.link.isReady ? 'connected' : 'disconnected';
+  }
+
   // ---- this node in the cluster -----------------------------------------------------------
 
   /** Connections of a dead node id are out of shared state. */

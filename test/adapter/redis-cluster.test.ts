@@ -37,7 +37,7 @@ afterEach(async () => {
   nodes = [];
 });
 
-async function cluster(count: number, options: { nodeTimeout?: number; presenceTimeout?: number; queueSize?: number } = {}): Promise<Node[]> {
+async function cluster(count: number, options: { nodeTimeout?: number; presenceTimeout?: number; queueSize?: number } = {}): Promise<[Node, Node, Node]> {
   const prefix = `c${++run}:`;
   const started = await Promise.all(
     Array.from({ length: count }, async () => {
@@ -61,7 +61,8 @@ async function cluster(count: number, options: { nodeTimeout?: number; presenceT
     }),
   );
   nodes.push(...started);
-  return started;
+  // Destructured up to the count asked for.
+  return started as [Node, Node, Node];
 }
 
 async function connect(node: Node): Promise<Connection> {
