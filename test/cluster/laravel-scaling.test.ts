@@ -22,8 +22,9 @@ let cluster: Cluster;
 let auth: LaravelAuth;
 
 /** The server side of a Reverb `.env` (the client-side REVERB_HOST/PORT/SCHEME lines change nothing here). */
+let files = 0;
 function envFile(port: number, redisPort: number): string {
-  const file = join(dir, `${port}.env`);
+  const file = join(dir, `node${files++}.env`);
   writeFileSync(
     file,
     [

@@ -5,7 +5,6 @@
  * (SIGSTOP/SIGCONT), killed (SIGKILL) and replaced by a fresh process on the same port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppInput } from '../../src/config/schema.js';
@@ -24,7 +23,7 @@ export interface ClusterOptions {
    */
   apps?: AppInput[] | null;
   credentials?: AppCredentials;
-  /** Command-line options after `herald start`; default `--host 127.0.0.1 --port PORT --redis URL`. */
+  /** Command-line options after `herald start`; default `--host 127.0.0.1 --port PORT --redis URL` (PORT 0: any free port). */
   args?: (port: number, redisUrl: string) => string[];
   /** Seconds before a silent node is declared dead (HERALD_REDIS_NODE_TIMEOUT). */
   nodeTimeout?: number;
@@ -75,7 +74,7 @@ export interface RestAnswer {
 export interface Cluster {
   readonly redis: TestRedis;
   readonly nodes: ClusterNode[];
-  /** Starts one more node (a new boot, fresh node id) on `port` or a free port. */
+  /** Starts one more node (a new boot, fresh node id) on `port`, or on any free port. */
   addNode(port?: number): Promise<ClusterNode>;
   /** Kills every node still running. */
   close(): Promise<void>;
@@ -100,21 +99,16 @@ export async function startCluster(redis: TestRedis, options: ClusterOptions = {
     ...options.env,
   };
   const nodes: ClusterNode[] = [];
-  const start = async (index: number, port: number, metricsPort: number): Promise<ClusterNode> => {
-    const node = await startNode(index, port, metricsPort, args(port, redis.url), env, credentials);
+  const start = async (index: number, port: number): Promise<ClusterNode> => {
+    const node = await startNode(index, args(port, redis.url), env, credentials);
     nodes[index] = node;
     return node;
   };
-  // Every port a node may still be using (or is about to) stays out of the next picks.
-  const taken = () => nodes.flatMap((n) => [n.port, n.metricsPort]);
-  const addNode = async (port?: number): Promise<ClusterNode> => {
-    const [at, metrics] = port === undefined ? await distinctFreePorts(2, taken()) : [port, (await distinctFreePorts(1, [port, ...taken()]))[0]];
-    return start(nodes.length, at!, metrics!);
-  };
+  // Port 0 (the node reports the port it got) unless a test asks for a given one: no race for ports.
+  const addNode = (port = 0) => start(nodes.length, port);
   const count = options.nodes ?? 3;
-  const ports = await distinctFreePorts(2 * count);
-  // Together: each spends seconds compiling with tsx, mostly waiting on the other cores' work.
-  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i, ports[i]!, ports[count + i]!)));
+  // Together: each spends seconds starting, mostly waiting on the other processes of a loaded box.
+  const started = await Promise.allSettled(Array.from({ length: count }, (_, i) => start(i, 0)));
   const failed = started.find((r) => r.status === 'rejected');
   if (failed) {
     await Promise.all(nodes.filter(Boolean).map((n) => n.kill()));
@@ -150,38 +144,10 @@ function cliBundle(): Promise<string> {
   return bundle;
 }
 
-/**
- * Ports that were free a moment ago, all different: each is held until every one is found (a port
- * released and asked for again is often handed out again).
- */
-async function distinctFreePorts(count: number, avoid: number[] = []): Promise<number[]> {
-  const held: Server[] = [];
-  const ports: number[] = [];
-  while (ports.length < count) {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
-    });
-    held.push(server);
-    const port = (server.address() as AddressInfo).port;
-    if (!avoid.includes(port)) ports.push(port);
-  }
-  await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
-async function startNode(
-  index: number,
-  port: number,
-  metricsPort: number,
-  args: string[],
-  env: Record<string, string>,
-  credentials: AppCredentials,
-): Promise<ClusterNode> {
+async function startNode(index: number, args: string[], env: Record<string, string>, credentials: AppCredentials): Promise<ClusterNode> {
   const child: ChildProcess = spawn(process.execPath, [await cliBundle(), 'start', ...args], {
     cwd: root,
-    env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: String(metricsPort) },
+    env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -197,6 +163,21 @@ async function startNode(
       resolve(code ?? signal ?? 'unknown');
     }),
   );
+
+  // The ports the node got, from its log lines "Prometheus metrics on http://…:P/metrics" and "Herald listening on http://…:P".
+  const deadline = Date.now() + 30_000;
+  let port = 0;
+  let metricsPort = 0;
+  while (!port || !metricsPort) {
+    if (!alive) throw new Error(`herald node ${index} exited (${await exited}) before it listened:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`herald node ${index} did not listen within 30 s:\n${out}`);
+    }
+    port = Number(/Herald listening on https?:\/\/[^ "]*:(\d+)/.exec(out)?.[1] ?? 0);
+    metricsPort = Number(/Prometheus metrics on http:\/\/[^ "]*:(\d+)\/metrics/.exec(out)?.[1] ?? 0);
+    await new Promise((r) => setTimeout(r, 25));
+  }
   const url = `http://127.0.0.1:${port}`;
 
   const metrics = async (): Promise<Map<string, number>> => {
@@ -260,19 +241,12 @@ async function startNode(
   };
 
   // Ready = listening and connected to Redis (the metric says so), so a test starts on a joined node.
-  const deadline = Date.now() + 30_000;
   for (;;) {
     if (!alive) throw new Error(`herald node ${index} exited (${await exited}) before it was ready:\n${out}`);
-    if (out.includes('Herald listening')) {
-      try {
-        if ((await node.metric('herald_redis_connected')) === 1) return node;
-      } catch {
-        // metrics server not up yet
-      }
-    }
+    if ((await node.metric('herald_redis_connected').catch(() => 0)) === 1) return node;
     if (Date.now() > deadline) {
       await node.kill();
-      throw new Error(`herald node ${index} not ready within 30 s (listening, herald_redis_connected 1):\n${out}`);
+      throw new Error(`herald node ${index} not connected to Redis within 30 s (herald_redis_connected 1):\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
