@@ -27,7 +27,7 @@ export const appSchema = z.object({
   enabled: opt(z.boolean().default(true), { env: 'HERALD_APP_ENABLED', doc: 'A disabled app refuses connections (4003) and REST calls (403).' }),
   maxConnections: opt(nonNegativeInt.default(0), {
     env: 'HERALD_APP_MAX_CONNECTIONS',
-    doc: 'Connections this app may hold on this node (0 = unlimited); beyond it new connections close with 4004.',
+    doc: 'Connections this app may hold (0 = unlimited), on every node together in cluster mode; beyond it new connections close with 4004.',
   }),
   activityTimeout: opt(positiveInt.default(120), {
     env: 'HERALD_APP_ACTIVITY_TIMEOUT',
