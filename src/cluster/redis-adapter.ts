@@ -168,7 +168,7 @@ export class RedisAdapter implements Adapter {
     if (this.link.isReady) return this.join(conn, channel, member);
     // Without Redis a public or private channel still works on this node (the rewrite on reconnect
     // shares it); a presence member list could be wrong, so presence waits for Redis a bounded time.
-    if (!member) return this.local.subscribe(conn, channel);
+    if (!member) return unannounced(this.local.subscribe(conn, channel));
     return this.link.waitReady(this.options.presenceTimeout * 1000).then((ok) => (ok && conn.open ? this.join(conn, channel, member) : UNAVAILABLE));
   }
 
@@ -189,7 +189,7 @@ export class RedisAdapter implements Adapter {
     } catch {
       // Redis went away mid-call: the rewrite on reconnect settles whether it counted.
       if (member || !conn.open) return member ? UNAVAILABLE : CLOSED;
-      return this.local.subscribe(conn, channel);
+      return unannounced(this.local.subscribe(conn, channel));
     }
     const [count, added, roster, cached] = reply;
     if (count === DEAD) {
@@ -388,11 +388,10 @@ export class RedisAdapter implements Adapter {
     this.reapAfter = Date.now() + this.options.nodeTimeout * 1000;
     const node = this.nodeId;
     const writes = [...this.apps.keys()].map((appId) => this.replace(appId, node, 'rewrite', this.contribution(appId)));
+    // Queued messages go out right behind the rewrite and ahead of anything new: order is kept.
+    this.bus.flush();
     Promise.all(writes).then(
-      (done) => {
-        if (done.includes(false)) this.declaredDead();
-        this.bus.flush();
-      },
+      (done) => done.includes(false) && this.declaredDead(node),
       (err: unknown) => this.options.logger.warn({ err }, 'redis rewrite failed; retried on the next reconnect'),
     );
   }
@@ -501,6 +500,11 @@ export class RedisAdapter implements Adapter {
 }
 
 const EMPTY_PART = JSON.stringify({ connections: 0, channels: [], members: [], users: [] });
+
+/** A join confirmed on this node alone: whether it occupied the channel is for the cluster to know. */
+function unannounced(result: JoinResult): JoinResult {
+  return 'refused' in result ? result : { ...result, occupied: false };
+}
 
 /** Leave outcomes that announce nothing: the shared state will say what changed. */
 function quiet(local: LeaveOutcome): LeaveOutcome {
