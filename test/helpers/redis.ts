@@ -8,8 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { freePort } from './net.js';
 
 export interface TestRedis {
   port: number;
@@ -31,7 +32,7 @@ export interface TestRedis {
 }
 
 export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+  const port = await portOutsideEphemeralRange();
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -120,4 +121,28 @@ export function parseInfo(text: string): Map<string, string> {
     if (at > 0 && !line.startsWith('#')) fields.set(line.slice(0, at), line.slice(at + 1));
   }
   return fields;
+}
+
+/**
+ * A free port below the kernel's ephemeral range: Redis comes back on the same port after a stop,
+ * and a port inside the range may meanwhile have become some outgoing connection's source port.
+ */
+async function portOutsideEphemeralRange(): Promise<number> {
+  let low = 32_768; // Linux's default
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: keep the default
+  }
+  const from = 10_000;
+  const span = Math.max(1000, low - from);
+  for (;;) {
+    const port = from + Math.floor(Math.random() * span);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
