@@ -127,10 +127,11 @@ export class RedisAdapter implements Adapter {
       if (!withinNode) this.refused.add(conn);
       return withinNode;
     }
+    const node = this.nodeId;
     const admitted = this.link.cmd
-      .count(this.keys.connections(app.id), this.keys.dead(app.id, this.nodeId), this.nodeId, 1, app.maxConnections)
+      .count(this.keys.connections(app.id), this.keys.dead(app.id, node), node, 1, app.maxConnections)
       .then((reply) => {
-        if (reply === DEAD) this.declaredDead();
+        if (reply === DEAD) this.declaredDead(node);
         if (reply !== 1) this.refused.add(conn);
         return reply === 1;
       }, () => true);
@@ -175,10 +176,11 @@ export class RedisAdapter implements Adapter {
   private async join(conn: Connection, channel: string, member: PresenceMember | undefined): Promise<JoinResult> {
     const app = conn.app;
     const cache = channelKind(channel).cache;
+    const node = this.nodeId;
     let reply: [number, number, string[] | null, string | null];
     try {
       reply = (await this.link.cmd.join(
-        ...this.channelKeys(app.id, channel),
+        ...this.channelKeys(app.id, channel, node),
         this.keys.cache(app.id, channel),
         channel,
         member?.id ?? '',
@@ -193,7 +195,7 @@ export class RedisAdapter implements Adapter {
     }
     const [count, added, roster, cached] = reply;
     if (count === DEAD) {
-      this.declaredDead();
+      this.declaredDead(node);
       return CLOSED;
     }
     if (count === -2) return FULL;
@@ -226,11 +228,12 @@ export class RedisAdapter implements Adapter {
   private leaveShared(appId: string, channel: string, memberId: string | undefined, local?: LeaveOutcome): Maybe<LeaveOutcome> {
     const fallback = quiet(local ?? { subscriptionCount: 0, vacated: false, memberRemoved: false });
     if (!this.link.isReady) return fallback;
-    return this.link.cmd.leave(...this.channelKeys(appId, channel), channel, memberId ?? '').then(
+    const node = this.nodeId;
+    return this.link.cmd.leave(...this.channelKeys(appId, channel, node), channel, memberId ?? '').then(
       (reply) => {
         const [count, removed] = reply as [number, number];
         if (count === DEAD) {
-          this.declaredDead();
+          this.declaredDead(node);
           return fallback;
         }
         return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed === 1 };
@@ -239,15 +242,15 @@ export class RedisAdapter implements Adapter {
     );
   }
 
-  private channelKeys(appId: string, channel: string): string[] {
+  private channelKeys(appId: string, channel: string, node: string): string[] {
     const k = this.keys;
     return [
       k.channels(appId),
-      k.nodeChannels(appId, this.nodeId),
-      k.dead(appId, this.nodeId),
+      k.nodeChannels(appId, node),
+      k.dead(appId, node),
       k.members(appId, channel),
       k.info(appId, channel),
-      k.nodeMembers(appId, this.nodeId),
+      k.nodeMembers(appId, node),
     ];
   }
 
@@ -275,9 +278,10 @@ export class RedisAdapter implements Adapter {
   private async sign(conn: Connection, delta: 1 | -1): Promise<number> {
     if (!conn.user || !this.shares(conn) || !this.link.isReady) return -1;
     const app = conn.app.id;
+    const node = this.nodeId;
     try {
-      const n = (await this.link.cmd.sign(this.keys.users(app), this.keys.nodeUsers(app, this.nodeId), this.keys.dead(app, this.nodeId), conn.user.id, delta)) as number;
-      if (n === DEAD) this.declaredDead();
+      const n = (await this.link.cmd.sign(this.keys.users(app), this.keys.nodeUsers(app, node), this.keys.dead(app, node), conn.user.id, delta)) as number;
+      if (n === DEAD) this.declaredDead(node);
       return n;
     } catch {
       return -1;
@@ -476,7 +480,8 @@ export class RedisAdapter implements Adapter {
    * rather than resurrect that state, it closes them with 4200 (they reconnect and resubscribe)
    * and continues under a new node id.
    */
-  private declaredDead(asNode = this.nodeId): void {
+  private declaredDead(asNode: string): void {
+    // Several calls may report the same death: only the first, for the id still in use, acts.
     if (asNode !== this.nodeId) return;
     const old = this.nodeId;
     this.nodeId = newNodeId();
