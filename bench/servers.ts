@@ -196,7 +196,9 @@ async function startCluster(opts: StartOptions): Promise<ServerHandle> {
   const nodes: ServerHandle[] = [];
   try {
     for (let i = 0; i < CLUSTER_NODES; i++) {
-      nodes.push(await startOne('herald', { ...opts, logName: `${opts.logName}-node${i}` }, `redis://${TARGET_HOST}:${redisPort}/0`));
+      // One profile per node (--profile), not three under one name.
+      const nodeFlags = opts.nodeFlags?.map((f) => (f.startsWith('--cpu-prof-name=') ? f.replace(/\.cpuprofile$/, `-node${i}.cpuprofile`) : f));
+      nodes.push(await startOne('herald', { ...opts, nodeFlags, logName: `${opts.logName}-node${i}` }, `redis://${TARGET_HOST}:${redisPort}/0`));
     }
   } catch (e) {
     await Promise.all(nodes.map((n) => n.stop()));
