@@ -9,6 +9,8 @@ import { CpuMeter } from './proc.js';
 
 export interface RedisCounters {
   commands: number;
+  /** Calls per command name (`evalsha`, `publish`, …). */
+  byCommand: Map<string, number>;
   bytesIn: number;
   bytesOut: number;
   /** Size of this INFO reply, which the next reading's bytesOut includes. */
@@ -21,9 +23,13 @@ const INFO_REQUEST = '*2\r\n$4\r\nINFO\r\n$3\r\nall\r\n';
 export async function redisCounters(port: number): Promise<RedisCounters> {
   const { text, replyBytes } = await info(port);
   let commands = 0;
-  for (const m of text.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) commands += Number(m[1]);
+  const byCommand = new Map<string, number>();
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    commands += Number(m[2]);
+    byCommand.set(m[1]!, Number(m[2]));
+  }
   const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { commands, bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes'), replyBytes };
+  return { commands, byCommand, bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes'), replyBytes };
 }
 
 function info(port: number): Promise<{ text: string; replyBytes: number }> {
@@ -50,6 +56,8 @@ function info(port: number): Promise<{ text: string; replyBytes: number }> {
 export interface RedisPhase {
   cpuMs: number;
   commands: number;
+  /** Calls per command name in the phase, the meter's one INFO left out. */
+  byCommand: Map<string, number>;
   bytesIn: number;
   bytesOut: number;
 }
@@ -70,7 +78,13 @@ export class RedisMeter {
   async read(): Promise<RedisPhase> {
     const cpuMs = this.cpu.read().cpuMs;
     const end = await redisCounters(this.port);
+    const byCommand = new Map<string, number>();
+    for (const [name, calls] of end.byCommand) {
+      const n = calls - (this.start.byCommand.get(name) ?? 0) - (name === 'info' ? 1 : 0);
+      if (n > 0) byCommand.set(name, n);
+    }
     return {
+      byCommand,
       cpuMs,
       // Without the meter's own traffic: one INFO command, its request, the first INFO's reply.
       commands: end.commands - this.start.commands - 1,

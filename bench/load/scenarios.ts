@@ -47,8 +47,13 @@ class PhaseMeter {
 /** Redis commands, bytes (in + out) and CPU per unit of work, named `{prefix}redis_…_per_{unit}`; none without Redis. */
 function redisFigures(prefix: string, unit: string, redis: RedisPhase | null, count: number): Figures {
   if (!redis || count === 0) return {};
+  const mix = [...redis.byCommand]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, calls]) => `${name} ${round(calls / count, 2)}`)
+    .join(', ');
   return {
     [`${prefix}redis_cmds_per_${unit}`]: round(redis.commands / count, 2),
+    [`${prefix}redis_mix_per_${unit}`]: mix,
     [`${prefix}redis_bytes_per_${unit}`]: round((redis.bytesIn + redis.bytesOut) / count, 0),
     [`${prefix}redis_cpu_us_per_${unit}`]: round((redis.cpuMs * 1000) / count, 2),
   };
