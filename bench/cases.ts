@@ -137,7 +137,7 @@ async function idle(ctx: RunContext): Promise<Figures> {
 
 /** What an event costs Redis (multi-node targets only; rows stay out of tables without one). */
 const REDIS_PER_EVENT = (prefix: string, phase: string): KeyMetric[] => [
-  { key: `${prefix}redis_cmds_per_event`, better: 'lower', label: `${phase}: Redis commands executed (scripts' own included) per event` },
+  { key: `${prefix}redis_cmds_per_event`, better: 'lower', label: `${phase}: Redis commands executed (incl. inside scripts) per event` },
   { key: `${prefix}redis_bytes_per_event`, better: 'lower', label: `${phase}: Redis bytes (in+out) per event` },
   { key: `${prefix}redis_cpu_us_per_event`, better: 'lower', label: `${phase}: Redis CPU per event (µs)` },
 ];
@@ -168,7 +168,7 @@ export function cases(quick: boolean): Case[] {
         { key: 'rate_p99_ms', better: 'lower', label: 'fixed rate: p99 latency (ms)' },
         { key: 'rate_max_ms', better: 'lower', label: 'fixed rate: max latency (ms)' },
         ...REDIS_PER_EVENT('flat_', 'flat-out'),
-        { key: 'redis_cmds_per_subscribe', better: 'lower', label: 'Redis commands executed (scripts' own included) per connect+subscribe' },
+        { key: 'redis_cmds_per_subscribe', better: 'lower', label: 'Redis commands executed (incl. inside scripts) per connect+subscribe' },
         { key: 'redis_bytes_per_subscribe', better: 'lower', label: 'Redis bytes (in+out) per connect+subscribe' },
       ],
       run: (ctx) => {
@@ -208,7 +208,7 @@ export function cases(quick: boolean): Case[] {
         { key: 'requests_per_s', better: 'higher', label: 'REST triggers/s (16 concurrent)' },
         { key: 'http_connections_opened', better: 'lower', label: 'HTTP connections opened in the measured phase (0 with keep-alive)' },
         { key: 'request_p99_ms', better: 'lower', label: 'request p99 (ms)' },
-        { key: 'redis_cmds_per_request', better: 'lower', label: 'Redis commands executed (scripts' own included) per REST trigger' },
+        { key: 'redis_cmds_per_request', better: 'lower', label: 'Redis commands executed (incl. inside scripts) per REST trigger' },
         { key: 'redis_bytes_per_request', better: 'lower', label: 'Redis bytes (in+out) per REST trigger' },
       ],
       run: (ctx) => {
@@ -225,7 +225,7 @@ export function cases(quick: boolean): Case[] {
       { key: 'joins_per_s', better: 'higher', label: 'join+leave cycles/s' },
       { key: 'member_events_per_s', better: 'higher', label: 'member events delivered/s' },
       { key: 'join_p99_ms', better: 'lower', label: 'subscribe→succeeded p99 (ms)' },
-      { key: 'redis_cmds_per_join_leave', better: 'lower', label: 'Redis commands executed (scripts' own included) per presence join+leave' },
+      { key: 'redis_cmds_per_join_leave', better: 'lower', label: 'Redis commands executed (incl. inside scripts) per presence join+leave' },
       { key: 'redis_bytes_per_join_leave', better: 'lower', label: 'Redis bytes (in+out) per presence join+leave' },
       { key: 'redis_cpu_us_per_join_leave', better: 'lower', label: 'Redis CPU per presence join+leave (µs)' },
     ],
