@@ -500,6 +500,7 @@ export class RedisAdapter implements Adapter {
       const withdraw = Promise.all([...this.apps.keys()].map((appId) => this.replace(appId, node, 'withdraw')));
       await Promise.race([withdraw.catch(() => undefined), sleep(this.options.presenceTimeout * 1000)]);
     }
+    this.bus.sendBatches();
     await this.link.stop();
   }
 }
