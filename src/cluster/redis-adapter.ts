@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/codes.js';
 import { memberRemoved, watchlistEvents } from '../../protocol/frames.js';
@@ -13,6 +12,7 @@ import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../ws/connection.js';
 import { ClusterBus, type BusMessage } from './bus.js';
 import { ClusterKeys } from './keys.js';
+import { NodeMembership } from './membership.js';
 import { RedisLink } from './redis-link.js';
 import { DEAD } from './scripts.js';
 
@@ -33,24 +33,15 @@ export interface RedisAdapterOptions {
 const UNAVAILABLE: JoinResult = Object.freeze({ refused: 'unavailable' });
 const FULL: JoinResult = Object.freeze({ refused: 'full' });
 const CLOSED: JoinResult = Object.freeze({ refused: 'closed' });
-/** A tombstone outlives any freeze a node could wake up from. */
-const TOMBSTONE_MS = 24 * 3600_000;
-
-const newNodeId = () => randomBytes(8).toString('hex');
 
 /**
  * The adapter of a node in a cluster: this node's sockets, uWS topics and watchers stay in a
  * `LocalAdapter`; shared state (counts, presence, signed-in users, connections, cache) lives in
  * Redis, changed by one atomic script per operation; events cross nodes on the app's bus.
  *
- * Every boot has its own node id. The node's part of each total is kept apart in Redis, so:
- * - a node silent for `nodeTimeout` is reaped by whichever node sees it first (the reap script is
- *   atomic and runs once), which publishes the `member_removed` / `offline` its clients had
- *   caused and emits the lifecycle events once;
- * - after Redis comes back (even empty) the node rewrites its part in one script, and the events
- *   are those of real changes only;
- * - a node that finds it was declared dead (frozen past the timeout) never writes under its old
- *   id again: it closes its clients with 4200 (they reconnect and resubscribe) and takes a new id.
+ * The node's part of each total is kept apart in Redis (`NodeMembership` beats, reaps silent
+ * nodes and rewrites this node's part on each connect); this adapter announces what a departed
+ * part left behind (`member_removed`, watchlist `offline`, lifecycle events) once to the cluster.
  */
 export class RedisAdapter implements Adapter {
   private readonly local: LocalAdapter;
@@ -58,18 +49,11 @@ export class RedisAdapter implements Adapter {
   private readonly link: RedisLink;
   private readonly bus: ClusterBus;
   private readonly apps = new Map<string, AppConfig>();
-  private nodeId = newNodeId();
+  private readonly membership: NodeMembership;
   /** Connections of a previous node id (declared dead): closing, and kept out of shared state. */
   private orphans = new WeakSet<Connection>();
   /** Refused by the app's cluster-wide quota: never counted in Redis. */
   private readonly refused = new WeakSet<Connection>();
-  private heartbeat: NodeJS.Timeout | undefined;
-  /**
-   * No reaping before this time (ms): after Redis comes back every heartbeat in it is as old as the
-   * outage, so live nodes get one node timeout to reconnect and rewrite before any is declared dead.
-   */
-  private reapAfter = 0;
-
   private constructor(
     publisher: Publisher,
     private readonly options: RedisAdapterOptions,
@@ -77,8 +61,15 @@ export class RedisAdapter implements Adapter {
     this.local = new LocalAdapter(publisher, options.stats);
     this.keys = new ClusterKeys(options.prefix);
     for (const app of options.apps) this.apps.set(app.id, app);
-    this.link = new RedisLink(options.url, options.stats, options.logger, () => this.rewrite());
+    this.link = new RedisLink(options.url, options.stats, options.logger, () => this.membership.rewrite());
     this.bus = new ClusterBus(this.link, this.keys, options.queueSize, options.stats, options.logger, () => this.nodeId);
+    this.membership = new NodeMembership(this.link, this.keys, [...this.apps.keys()], options, {
+      part: (appId) => this.part(appId),
+      departed: (appId, removed, vacated, offline) => this.departed(appId, removed, vacated, offline),
+      // Messages queued during an outage go out right behind the rewrite, ahead of anything new.
+      rewriteSent: () => this.bus.flush(),
+      rejoined: (oldNode, node) => this.rejoined(oldNode, node),
+    });
   }
 
   /** Connects (waiting at most `presenceTimeout`: without Redis the node starts alone and catches up), subscribes, beats. */
@@ -89,14 +80,17 @@ export class RedisAdapter implements Adapter {
     const connected = await adapter.link.start(options.presenceTimeout * 1000);
     if (connected) await Promise.race([subscribed, sleep(options.presenceTimeout * 1000)]);
     else options.logger.warn('redis unreachable at start: running alone until it answers');
-    const beat = Math.max(50, (options.nodeTimeout * 1000) / 3);
-    adapter.heartbeat = setInterval(() => adapter.beat(), beat);
+    adapter.membership.start();
     options.logger.info({ node: adapter.nodeId, prefix: options.prefix }, 'cluster mode: sharing state over redis');
     return adapter;
   }
 
   get node(): string {
-    return this.nodeId;
+    return this.membership.node;
+  }
+
+  private get nodeId(): string {
+    return this.membership.node;
   }
 
   // ---- fan-out ----------------------------------------------------------------------------
@@ -131,7 +125,7 @@ export class RedisAdapter implements Adapter {
     const admitted = this.link.cmd
       .count(this.keys.connections(app.id), this.keys.dead(app.id, node), node, 1, app.maxConnections)
       .then((reply) => {
-        if (reply === DEAD) this.declaredDead(node);
+        if (reply === DEAD) this.membership.declaredDead(node);
         if (reply !== 1) this.refused.add(conn);
         return reply === 1;
       }, () => true);
@@ -195,7 +189,7 @@ export class RedisAdapter implements Adapter {
     }
     const [count, added, roster, cached] = reply;
     if (count === DEAD) {
-      this.declaredDead(node);
+      this.membership.declaredDead(node);
       return CLOSED;
     }
     if (count === -2) return FULL;
@@ -233,7 +227,7 @@ export class RedisAdapter implements Adapter {
       (reply) => {
         const [count, removed] = reply as [number, number];
         if (count === DEAD) {
-          this.declaredDead(node);
+          this.membership.declaredDead(node);
           return fallback;
         }
         return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed === 1 };
@@ -281,7 +275,7 @@ export class RedisAdapter implements Adapter {
     const node = this.nodeId;
     try {
       const n = (await this.link.cmd.sign(this.keys.users(app), this.keys.nodeUsers(app, node), this.keys.dead(app, node), conn.user.id, delta)) as number;
-      if (n === DEAD) this.declaredDead(node);
+      if (n === DEAD) this.membership.declaredDead(node);
       return n;
     } catch {
       return -1;
@@ -387,20 +381,8 @@ export class RedisAdapter implements Adapter {
     return !this.orphans.has(conn);
   }
 
-  /** First thing on every `ready`: this node's part, rewritten app by app, then the queued messages. */
-  private rewrite(): void {
-    this.reapAfter = Date.now() + this.options.nodeTimeout * 1000;
-    const node = this.nodeId;
-    const writes = [...this.apps.keys()].map((appId) => this.replace(appId, node, 'rewrite', this.contribution(appId)));
-    // Queued messages go out right behind the rewrite and ahead of anything new: order is kept.
-    this.bus.flush();
-    Promise.all(writes).then(
-      (done) => done.includes(false) && this.declaredDead(node),
-      (err: unknown) => this.options.logger.warn({ err }, 'redis rewrite failed; retried on the next reconnect'),
-    );
-  }
-
-  private contribution(appId: string): string {
+  /** This node's part of the app's state, from its connections (those of a dead id excluded). */
+  private part(appId: string): string {
     const part: NodeContribution = this.local.contribution(appId, (conn) => this.shares(conn));
     return JSON.stringify({
       connections: part.connections,
@@ -410,32 +392,8 @@ export class RedisAdapter implements Adapter {
     });
   }
 
-  /** Runs REPLACE for one app and announces what it removed. False when this node turned out dead. */
-  private async replace(appId: string, node: string, mode: 'rewrite' | 'reap' | 'withdraw', part = ''): Promise<boolean> {
-    const k = this.keys;
-    const gone = (await this.link.cmd.replace(
-      k.channels(appId),
-      k.nodeChannels(appId, node),
-      k.users(appId),
-      k.nodeUsers(appId, node),
-      k.connections(appId),
-      k.nodeMembers(appId, node),
-      k.nodes(appId),
-      k.dead(appId, node),
-      node,
-      mode,
-      k.base(appId),
-      this.options.nodeTimeout * 1000,
-      part,
-      TOMBSTONE_MS,
-    )) as [string[], string[], string[]] | null;
-    if (!gone) return false;
-    this.announceDepartures(appId, ...gone);
-    return true;
-  }
-
   /** What a dead node's clients (or this node's during an outage) left behind, told once to the cluster. */
-  private announceDepartures(appId: string, removed: string[], vacated: string[], offline: string[]): void {
+  private departed(appId: string, removed: string[], vacated: string[], offline: string[]): void {
     const { events } = this.options;
     for (let i = 0; i < removed.length; i += 2) {
       const channel = removed[i]!;
@@ -451,61 +409,24 @@ export class RedisAdapter implements Adapter {
     }
   }
 
-  /** Heartbeat, and reaping of nodes whose heartbeat is older than `nodeTimeout`. */
-  private beat(): void {
-    if (!this.link.isReady) return;
-    const node = this.nodeId;
-    const timeoutMs = this.options.nodeTimeout * 1000;
-    for (const appId of this.apps.keys()) {
-      this.link.cmd
-        .heartbeat(this.keys.nodes(appId), this.keys.dead(appId, node), node, timeoutMs)
-        .then(async (reply) => {
-          const [status, expired] = reply as [number, string[]];
-          if (status === DEAD) return this.declaredDead(node);
-          if (Date.now() < this.reapAfter) return;
-          for (const dead of expired) {
-            if (dead !== this.nodeId && (await this.replace(appId, dead, 'reap'))) {
-              this.options.stats.redisNodesDeclaredDead++;
-              this.options.logger.warn({ app: appId, node: dead }, 'node declared dead: its connections, members and counts removed');
-            }
-          }
-        })
-        .catch((err: unknown) => this.options.logger.debug({ err }, 'heartbeat failed'));
-    }
-  }
-
   /**
-   * This node was declared dead while it could not beat (frozen, or cut off from Redis past the
-   * timeout). Its old state is gone from Redis and its clients may have been announced as left:
-   * rather than resurrect that state, it closes them with 4200 (they reconnect and resubscribe)
-   * and continues under a new node id.
+   * Declared dead: its old state is gone from Redis and its clients may have been announced as
+   * left. Rather than resurrect that state, it closes them with 4200 (they reconnect and resubscribe).
    */
-  private declaredDead(asNode: string): void {
-    // Several calls may report the same death: only the first, for the id still in use, acts.
-    if (asNode !== this.nodeId) return;
-    const old = this.nodeId;
-    this.nodeId = newNodeId();
+  private rejoined(oldNode: string, node: string): void {
     const closing = [...this.local.connections()];
     for (const conn of closing) this.orphans.add(conn);
-    this.options.logger.warn({ old_node: old, node: this.nodeId, connections: closing.length }, 'this node was declared dead: closing its connections (4200) and rejoining under a new id');
+    this.options.logger.warn({ old_node: oldNode, node, connections: closing.length }, 'this node was declared dead: closing its connections (4200) and rejoining under a new id');
     for (const conn of closing) conn.terminate(ErrorCode.Reconnect, 'Node rejoining the cluster');
-    for (const appId of this.apps.keys()) this.replace(appId, this.nodeId, 'rewrite', EMPTY_PART).catch(() => {});
   }
 
   /** Graceful stop, once clients have gone: removes what is left of this node's part at once. */
   async close(): Promise<void> {
-    clearInterval(this.heartbeat);
-    if (this.link.isReady) {
-      const node = this.nodeId;
-      const withdraw = Promise.all([...this.apps.keys()].map((appId) => this.replace(appId, node, 'withdraw')));
-      await Promise.race([withdraw.catch(() => undefined), sleep(this.options.presenceTimeout * 1000)]);
-    }
+    await Promise.race([this.membership.withdraw().catch(() => undefined), sleep(this.options.presenceTimeout * 1000)]);
     this.bus.sendBatches();
     await this.link.stop();
   }
 }
-
-const EMPTY_PART = JSON.stringify({ connections: 0, channels: [], members: [], users: [] });
 
 /** A join confirmed on this node alone: whether it occupied the channel is for the cluster to know. */
 function unannounced(result: JoinResult): JoinResult {

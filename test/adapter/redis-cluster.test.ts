@@ -92,8 +92,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
 
 /** What a crash leaves: no heartbeat, no withdraw, the connection to Redis just gone. */
 function crash(node: Node): void {
-  const internals = node.adapter as unknown as { heartbeat: NodeJS.Timeout; link: { cmd: { disconnect(): void }; sub: { disconnect(): void } } };
-  clearInterval(internals.heartbeat);
+  const internals = node.adapter as unknown as { membership: { heartbeat: NodeJS.Timeout }; link: { cmd: { disconnect(): void }; sub: { disconnect(): void } } };
+  clearInterval(internals.membership.heartbeat);
   internals.link.cmd.disconnect();
   internals.link.sub.disconnect();
   nodes = nodes.filter((n) => n !== node);
@@ -201,11 +201,11 @@ describe('redis cluster (in process)', () => {
     const fresh = await connect(b);
     await join(a, stale, 'presence-room', 'u');
     await join(b, fresh, 'presence-room', 'u');
-    const internals = a.adapter as unknown as { heartbeat: NodeJS.Timeout; beat(): void };
+    const membership = (a.adapter as unknown as { membership: { heartbeat: NodeJS.Timeout; beat(): void } }).membership;
     const oldId = a.adapter.node;
-    clearInterval(internals.heartbeat); // frozen
+    clearInterval(membership.heartbeat); // frozen
     await until(() => b.stats.redisNodesDeclaredDead === 1, 'node a declared dead', 10_000);
-    internals.beat(); // thawed
+    membership.beat(); // thawed
     await until(() => ended(stale) === 4200, 'its client closed with 4200');
     expect(a.adapter.node).not.toBe(oldId);
     // The stale connection's close must not touch the fresh state of node b.
