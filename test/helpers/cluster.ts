@@ -150,6 +150,10 @@ async function startNode(index: number, args: string[], env: Record<string, stri
     env: { ...cleanEnv, ...env, HERALD_METRICS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test process that dies (timeout, crash) takes its nodes with it.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-TAIL);

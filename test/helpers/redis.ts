@@ -44,6 +44,10 @@ export async function startRedis(): Promise<TestRedis> {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
+    // A test process that dies (timeout, crash) takes its redis-server with it.
+    const reap = () => proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.off('exit', reap));
     let out = '';
     proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
