@@ -40,7 +40,7 @@ const dur = (ctx: RunContext, full: number, quick: number): number => ctx.durati
 async function withWorker<T>(ctx: RunContext, fn: (w: LoadWorker) => Promise<T>): Promise<T> {
   const w = new LoadWorker(ctx.loadCore);
   try {
-    await w.init(ctx.server.port, ctx.server.pid);
+    await w.init(ctx.server);
     return await fn(w);
   } finally {
     await w.stop();
@@ -61,11 +61,12 @@ async function idle(ctx: RunContext): Promise<Figures> {
   const nWorkers = Math.ceil(steps[steps.length - 1]! / PER_WORKER);
   const workers = Array.from({ length: nWorkers }, () => new LoadWorker(ctx.loadCore));
   const pid = ctx.server.pid;
+  const rss = (): number => ctx.server.pids.reduce((sum, p) => sum + rssKb(p), 0);
   const out: Figures = {};
   try {
-    await Promise.all(workers.map((w) => w.init(ctx.server.port, pid)));
+    await Promise.all(workers.map((w) => w.init(ctx.server)));
     await sleep(1000);
-    const rss0 = rssKb(pid);
+    const rss0 = rss();
     out.rss_base_mb = round(rss0 / 1024, 1);
     let prev = 0;
     let prevRss = rss0;
@@ -74,7 +75,7 @@ async function idle(ctx: RunContext): Promise<Figures> {
     for (const n of steps) {
       const add = n - prev;
       const share = Math.ceil(add / nWorkers);
-      const cpu = new CpuMeter(pid);
+      const cpu = new CpuMeter(ctx.server.pids);
       await Promise.all(
         workers.map((w, k) => {
           const from = prev + k * share;
@@ -84,19 +85,19 @@ async function idle(ctx: RunContext): Promise<Figures> {
       );
       const c = cpu.read();
       await sleep(ctx.quick ? 1000 : 3000);
-      const rss = rssKb(pid);
+      const rssNow = rss();
       const tag = n >= 1000 ? `${round(n / 1000, 1)}k` : String(n);
-      perConnKb = (rss - prevRss) / add;
+      perConnKb = (rssNow - prevRss) / add;
       stepCpuPerConn = (c.cpuMs * 1000) / add;
       out[`connect_ms_${tag}`] = Math.round(c.wallMs);
       out[`connects_per_s_${tag}`] = round((add / c.wallMs) * 1000, 0);
       out[`cpu_us_per_connect_${tag}`] = round(stepCpuPerConn, 1);
-      out[`rss_mb_${tag}`] = round(rss / 1024, 1);
+      out[`rss_mb_${tag}`] = round(rssNow / 1024, 1);
       out[`kb_per_conn_step_${tag}`] = round(perConnKb, 2);
-      ctx.log(`idle: ${n} connections, +${add} in ${Math.round(c.wallMs)} ms, RSS ${round(rss / 1024, 1)} MB`);
+      ctx.log(`idle: ${n} connections, +${add} in ${Math.round(c.wallMs)} ms, RSS ${round(rssNow / 1024, 1)} MB`);
       out.connects_per_s_last = out[`connects_per_s_${tag}`]!;
       prev = n;
-      prevRss = rss;
+      prevRss = rssNow;
     }
     const last = steps[steps.length - 1]!;
     out.connections = last;
@@ -134,6 +135,13 @@ async function idle(ctx: RunContext): Promise<Figures> {
 
 // ───────────────────────────── case list ─────────────────────────────
 
+/** What an event costs Redis (multi-node targets only; rows stay out of tables without one). */
+const REDIS_PER_EVENT = (prefix: string, phase: string): KeyMetric[] => [
+  { key: `${prefix}redis_cmds_per_event`, better: 'lower', label: `${phase}: Redis commands executed (incl. inside scripts) per event` },
+  { key: `${prefix}redis_bytes_per_event`, better: 'lower', label: `${phase}: Redis bytes (in+out) per event` },
+  { key: `${prefix}redis_cpu_us_per_event`, better: 'lower', label: `${phase}: Redis CPU per event (µs)` },
+];
+
 export function cases(quick: boolean): Case[] {
   const list: Case[] = [];
   list.push({
@@ -159,6 +167,9 @@ export function cases(quick: boolean): Case[] {
         { key: 'rate_p50_ms', better: 'lower', label: 'fixed rate: p50 latency (ms)' },
         { key: 'rate_p99_ms', better: 'lower', label: 'fixed rate: p99 latency (ms)' },
         { key: 'rate_max_ms', better: 'lower', label: 'fixed rate: max latency (ms)' },
+        ...REDIS_PER_EVENT('flat_', 'flat-out'),
+        { key: 'redis_cmds_per_subscribe', better: 'lower', label: 'Redis commands executed (incl. inside scripts) per connect+subscribe' },
+        { key: 'redis_bytes_per_subscribe', better: 'lower', label: 'Redis bytes (in+out) per connect+subscribe' },
       ],
       run: (ctx) => {
         const d = dur(ctx, 10_000, 3_000);
@@ -179,6 +190,7 @@ export function cases(quick: boolean): Case[] {
       { key: 'batch_cpu_us_per_event', better: 'lower', label: 'batch triggers (10): server CPU per event (µs)' },
       { key: 'batch_events_per_s', better: 'higher', label: 'batch triggers (10): events/s' },
       { key: 'batch_p99_ms', better: 'lower', label: 'batch triggers (10): p99 latency (ms)' },
+      ...REDIS_PER_EVENT('single_', 'single triggers'),
     ],
     run: (ctx) => {
       const d = dur(ctx, 10_000, 3_000);
@@ -196,6 +208,8 @@ export function cases(quick: boolean): Case[] {
         { key: 'requests_per_s', better: 'higher', label: 'REST triggers/s (16 concurrent)' },
         { key: 'http_connections_opened', better: 'lower', label: 'HTTP connections opened in the measured phase (0 with keep-alive)' },
         { key: 'request_p99_ms', better: 'lower', label: 'request p99 (ms)' },
+        { key: 'redis_cmds_per_request', better: 'lower', label: 'Redis commands executed (incl. inside scripts) per REST trigger' },
+        { key: 'redis_bytes_per_request', better: 'lower', label: 'Redis bytes (in+out) per REST trigger' },
       ],
       run: (ctx) => {
         const d = dur(ctx, 10_000, 3_000);
@@ -211,6 +225,9 @@ export function cases(quick: boolean): Case[] {
       { key: 'joins_per_s', better: 'higher', label: 'join+leave cycles/s' },
       { key: 'member_events_per_s', better: 'higher', label: 'member events delivered/s' },
       { key: 'join_p99_ms', better: 'lower', label: 'subscribe→succeeded p99 (ms)' },
+      { key: 'redis_cmds_per_join_leave', better: 'lower', label: 'Redis commands executed (incl. inside scripts) per presence join+leave' },
+      { key: 'redis_bytes_per_join_leave', better: 'lower', label: 'Redis bytes (in+out) per presence join+leave' },
+      { key: 'redis_cpu_us_per_join_leave', better: 'lower', label: 'Redis CPU per presence join+leave (µs)' },
     ],
     run: (ctx) => {
       const d = dur(ctx, 10_000, 3_000);
@@ -262,8 +279,9 @@ export function cases(quick: boolean): Case[] {
 export interface Goal {
   caseName: string;
   metric: string;
-  /** `herald / peer` must satisfy `op limit` (for 'higher is better' metrics the ratio is inverted in the text). */
-  peer: 'bare' | 'soketi';
+  /** `herald / peer` (or `peer / herald` with peerOverHerald) must satisfy `op limit`. */
+  peer: 'bare' | 'soketi' | 'herald-3';
+  peerOverHerald?: boolean;
   op: '<=' | '>=';
   limit: number;
   text: string;
@@ -288,6 +306,13 @@ export function goals(caseNames: string[]): Goal[] {
   }
   if (caseNames.includes('client-events')) {
     g.push({ caseName: 'client-events', metric: 'cpu_us_per_relayed', peer: 'bare', op: '<=', limit: 1.3, text: 'CPU/relayed event within 1.3x of bare' });
+  }
+  // Issue #9: the cost of running three nodes on one Redis instead of one node (server CPU, every node summed).
+  if (caseNames.includes('fanout-10k')) {
+    g.push({ caseName: 'fanout-10k', metric: 'flat_cpu_us_per_msg', peer: 'herald-3', peerOverHerald: true, op: '<=', limit: 1.2, text: '3 nodes: CPU/delivered message within 1.2x of one node' });
+  }
+  for (const c of caseNames.filter((n) => n.startsWith('rest-'))) {
+    g.push({ caseName: c, metric: 'cpu_us_per_request', peer: 'herald-3', peerOverHerald: true, op: '<=', limit: 1.5, text: '3 nodes: CPU/REST trigger within 1.5x of one node' });
   }
   return g;
 }

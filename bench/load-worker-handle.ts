@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { TARGET_HOST } from './common.js';
-import { BUILD_DIR, pinned } from './servers.js';
+import { BUILD_DIR, pinned, type ServerHandle } from './servers.js';
 
 interface Reply {
   id: number;
@@ -41,8 +41,9 @@ export class LoadWorker {
     return this.child.pid ?? -1;
   }
 
-  async init(port: number, serverPid: number): Promise<void> {
-    await this.call('init', { host: TARGET_HOST, port, serverPid }, 10_000);
+  /** Points the worker at a server: clients spread over its ports, CPU summed over its processes. */
+  async init(server: Pick<ServerHandle, 'ports' | 'pids' | 'redis'>): Promise<void> {
+    await this.call('init', { host: TARGET_HOST, ports: server.ports, serverPids: server.pids, redis: server.redis }, 10_000);
   }
 
   call<T = Record<string, unknown>>(cmd: string, args: Record<string, unknown>, timeoutMs: number): Promise<T> {

@@ -49,17 +49,22 @@ export function openFiles(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-/** Snapshot for measuring a phase: `const s = cpuStart(pid); …; s.elapsed()`. */
+/** Snapshot for measuring a phase over one process or several (summed): `const m = new CpuMeter(pids); …; m.read()`. */
 export class CpuMeter {
+  private readonly pids: number[];
   private readonly cpu0: number;
   private readonly t0: number;
-  constructor(private readonly pid: number) {
-    this.cpu0 = cpuNs(pid);
+  constructor(pid: number | number[]) {
+    this.pids = Array.isArray(pid) ? pid : [pid];
+    this.cpu0 = this.total();
     this.t0 = performance.now();
+  }
+  private total(): number {
+    return this.pids.reduce((sum, pid) => sum + cpuNs(pid), 0);
   }
   /** { cpuMs: server CPU spent, wallMs: elapsed wall time, util: cpu/wall } since construction. */
   read(): { cpuMs: number; wallMs: number; util: number } {
-    const cpuMs = (cpuNs(this.pid) - this.cpu0) / 1e6;
+    const cpuMs = (this.total() - this.cpu0) / 1e6;
     const wallMs = performance.now() - this.t0;
     return { cpuMs, wallMs, util: wallMs > 0 ? cpuMs / wallMs : 0 };
   }

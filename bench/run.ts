@@ -21,7 +21,7 @@ import { join, relative } from 'node:path';
 import { type Case, cases as allCases, goals } from './cases.js';
 import { median, round } from './common.js';
 import type { Figures } from './load/scenarios.js';
-import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
+import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, DEFAULT_TARGETS, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
 
 interface Options {
   scenarios: string[] | null;
@@ -39,7 +39,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: null, targets: TARGETS.filter((t) => t !== 'herald-root'), reps: 0, quick: false, durationMs: null, idleSteps: null, pin: true, build: true, results: null, bail: false, profile: false, root: DEFAULT_ROOT };
+  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, pin: true, build: true, results: null, bail: false, profile: false, root: DEFAULT_ROOT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -125,7 +125,11 @@ function prepare(o: Options): void {
   log('compiling bench/ (tsc -p bench/tsconfig.json)');
   sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BENCH_DIR, 'tsconfig.json')], ROOT);
   if (!existsSync(join(BUILD_DIR, 'load', 'worker.js'))) throw new Error('bench build produced no load/worker.js');
-  if (o.targets.includes('herald')) {
+  if (o.targets.includes('herald-3')) {
+    const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+    if (redis.status !== 0) throw new Error('target herald-3 needs redis-server (apt-get install redis-server)');
+  }
+  if (o.targets.includes('herald') || o.targets.includes('herald-3')) {
     if (o.build) {
       log('building Herald (npm run build)');
       sh('npm', ['run', 'build', '--silent'], ROOT);
@@ -217,6 +221,7 @@ function table(o: Options, list: Case[], records: RunRecord[]): string {
   for (const c of list) {
     for (const m of c.keyMetrics) {
       const vals = o.targets.map((t) => medianOf(records, c.name, t, m.key));
+      if (vals.every((v) => !Number.isFinite(v))) continue;
       const ratios = others.map((_, k) => {
         const r = vals[0]! / vals[k + 1]!;
         return Number.isFinite(r) ? `${r.toFixed(2)}×` : '–';
@@ -234,9 +239,10 @@ function goalLines(o: Options, list: Case[], records: RunRecord[]): string[] {
     if (!o.targets.includes(g.peer)) continue;
     const h = medianOf(records, g.caseName, 'herald', g.metric);
     const p = medianOf(records, g.caseName, g.peer, g.metric);
-    const r = h / p;
+    const r = g.peerOverHerald ? p / h : h / p;
     const ok = Number.isFinite(r) && (g.op === '<=' ? r <= g.limit : r >= g.limit);
-    out.push(`- ${ok ? 'PASS' : 'FAIL'} ${g.caseName}: ${g.text} — herald/${g.peer} ${g.metric} = ${Number.isFinite(r) ? r.toFixed(2) : 'n/a'} (needs ${g.op} ${g.limit})`);
+    const ratio = g.peerOverHerald ? `${g.peer}/herald` : `herald/${g.peer}`;
+    out.push(`- ${ok ? 'PASS' : 'MISS'} ${g.caseName}: ${g.text} — ${ratio} ${g.metric} = ${Number.isFinite(r) ? r.toFixed(2) : 'n/a'} (needs ${g.op} ${g.limit})`);
   }
   return out;
 }

@@ -20,7 +20,7 @@ export const SOKETI_BIN = join(SOKETI_DIR, 'node_modules', '@soketi', 'soketi', 
 export const HERALD_CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const LOG_DIR = join(BENCH_DIR, 'results', 'logs');
 
-export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root'] as const;
+export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3'] as const;
 /** `herald-root`: the Debian 13 + Node 24 root `.ci/node24` builds, with Herald installed in /herald. */
 export const DEFAULT_ROOT: Root = { dir: '/var/cache/herald/trixie-root', node: '/opt/node/bin/node' };
 
@@ -30,6 +30,10 @@ export interface Root {
   node: string;
 }
 export type TargetName = (typeof TARGETS)[number];
+/** What runs when --targets is not given: the multi-node target only when asked for. */
+export const DEFAULT_TARGETS: TargetName[] = ['herald', 'soketi', 'bare'];
+/** `herald-3`: three Herald processes joined by one redis-server, all on the server core. */
+export const CLUSTER_NODES = 3;
 
 export interface Pinning {
   /** Core for the server (`taskset -c`), or null for no pinning. */
@@ -79,8 +83,14 @@ function canConnect(port: number): Promise<boolean> {
 
 export interface ServerHandle {
   target: TargetName;
+  /** The first (or only) server process and its port: where REST calls go. */
   pid: number;
   port: number;
+  /** Every server process (CPU is summed over them) and every port clients are spread over. */
+  pids: number[];
+  ports: number[];
+  /** The redis-server joining the nodes, if any. */
+  redis: { pid: number; port: number } | null;
   /** Tail of the server's stdout+stderr (also written to bench/results/logs). */
   output(): string;
   alive(): boolean;
@@ -98,7 +108,7 @@ interface Spec {
 }
 
 /** Herald's bench config, written into `dir`; returns the file. */
-function heraldConfig(dir: string): string {
+function heraldConfig(dir: string, redisUrl?: string): string {
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
@@ -117,12 +127,13 @@ function heraldConfig(dir: string): string {
       ],
       metricsEnabled: false,
       logLevel: 'warn',
+      ...(redisUrl ? { redisUrl } : {}),
     }),
   );
   return config;
 }
 
-async function specFor(target: TargetName, port: number, root: Root): Promise<Spec> {
+async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, root: Root, redisUrl?: string): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -130,7 +141,7 @@ async function specFor(target: TargetName, port: number, root: Root): Promise<Sp
       return {
         cmd: process.execPath,
         // Started as the Dockerfile and `npm start` start it (README, Memory).
-        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', heraldConfig(dir)],
+        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', heraldConfig(dir, redisUrl)],
         cwd: ROOT,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
@@ -191,12 +202,60 @@ async function specFor(target: TargetName, port: number, root: Root): Promise<Sp
 
 const TAIL = 64 * 1024;
 
-export async function startServer(
-  target: TargetName,
-  opts: { core: number | null; logName: string; nodeFlags?: string[]; root?: Root },
-): Promise<ServerHandle> {
+export interface StartOptions {
+  core: number | null;
+  logName: string;
+  nodeFlags?: string[];
+  root?: Root;
+}
+
+export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
+  return target === 'herald-3' ? startCluster(opts) : startOne(target, opts);
+}
+
+/** redis-server, then the nodes one by one; a failure stops what was started. */
+async function startCluster(opts: StartOptions): Promise<ServerHandle> {
+  const redisPort = await freePort();
+  const redis = await startProcess(
+    'herald-3',
+    redisPort,
+    { cmd: 'redis-server', args: ['--port', String(redisPort), '--bind', TARGET_HOST, '--save', '', '--appendonly', 'no'] },
+    { ...opts, logName: `${opts.logName}-redis`, nodeFlags: [] },
+  );
+  const nodes: ServerHandle[] = [];
+  try {
+    for (let i = 0; i < CLUSTER_NODES; i++) {
+      // One profile per node (--profile), not three under one name.
+      const nodeFlags = opts.nodeFlags?.map((f) => (f.startsWith('--cpu-prof-name=') ? f.replace(/\.cpuprofile$/, `-node${i}.cpuprofile`) : f));
+      nodes.push(await startOne('herald', { ...opts, nodeFlags, logName: `${opts.logName}-node${i}` }, `redis://${TARGET_HOST}:${redisPort}/0`));
+    }
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis.stop();
+    throw e;
+  }
+  return {
+    target: 'herald-3',
+    pid: nodes[0]!.pid,
+    port: nodes[0]!.port,
+    pids: nodes.map((n) => n.pid),
+    ports: nodes.map((n) => n.port),
+    redis: { pid: redis.pid, port: redisPort },
+    output: () => [...nodes, redis].map((n, i) => `--- ${i < nodes.length ? `node ${i}` : 'redis'}\n${n.output()}`).join('\n'),
+    alive: () => redis.alive() && nodes.every((n) => n.alive()),
+    stop: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await redis.stop();
+    },
+  };
+}
+
+async function startOne(target: Exclude<TargetName, 'herald-3'>, opts: StartOptions, redisUrl?: string): Promise<ServerHandle> {
   const port = await freePort();
-  const spec = await specFor(target, port, opts.root ?? DEFAULT_ROOT);
+  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, redisUrl), opts);
+}
+
+async function startProcess(target: TargetName, port: number, spec: Spec, opts: StartOptions): Promise<ServerHandle> {
   const at = spec.nodeArgsAt ?? 0;
   const [cmd, args] = pinned(opts.core, spec.cmd, [...spec.args.slice(0, at), ...(opts.nodeFlags ?? []), ...spec.args.slice(at)]);
   mkdirSync(LOG_DIR, { recursive: true });
@@ -228,6 +287,9 @@ export async function startServer(
     target,
     pid: child.pid!,
     port,
+    pids: [child.pid!],
+    ports: [port],
+    redis: null,
     output: () => tail,
     alive: () => exited === null,
     stop: async () => {

@@ -3,6 +3,7 @@ import { ErrorCode } from '../protocol/codes.js';
 import type { Adapter } from './adapter/adapter.js';
 import { LocalAdapter } from './adapter/local.js';
 import { registerHttpRoutes } from './api/routes.js';
+import { RedisAdapter } from './cluster/redis-adapter.js';
 import { StaticAppRegistry } from './apps/registry.js';
 import { SubscriptionCounts } from './channels/subscription-count.js';
 import type { HeraldConfig } from './config/schema.js';
@@ -58,7 +59,7 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
     maxBodyBytes: config.maxRequestSize,
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
-  const adapter = new LocalAdapter(transport, stats);
+  const adapter = await createAdapter(config, transport, { stats, logger, events });
   const webhooks = Webhooks.wanted(config.apps) ? new Webhooks({ config, apps, adapter, stats, logger }) : undefined;
   webhooks?.attach(events);
   const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
@@ -124,11 +125,30 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
       webhooks?.close();
       transport.stopListening();
       clearInterval(sweeper);
+      await adapter.close();
       await metrics?.close();
       logger.info('stopped');
     })());
 
   return { port, adapter, stats, events, metricsPort: metrics?.port, ingest, shutdown };
+}
+
+/** In-process state, or shared over Redis when `redisUrl` is set and `scaling` is on. */
+async function createAdapter(
+  config: HeraldConfig,
+  transport: Transport,
+  deps: { stats: Stats; logger: Logger; events: Lifecycle },
+): Promise<Adapter> {
+  if (!config.redisUrl || !config.scaling) return new LocalAdapter(transport, deps.stats);
+  return RedisAdapter.start(transport, {
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    nodeTimeout: config.redisNodeTimeout,
+    presenceTimeout: config.redisPresenceTimeout,
+    queueSize: config.redisQueueSize,
+    apps: config.apps,
+    ...deps,
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

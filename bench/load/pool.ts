@@ -21,7 +21,8 @@ export class Pool implements ClientHandlers {
 
   constructor(
     readonly host: string,
-    readonly port: number,
+    /** Connection i goes to ports[i % ports.length]: spread evenly over the nodes of a cluster. */
+    readonly ports: readonly number[],
     /** Offset into the source-address rotation, so several workers spread evenly. */
     private readonly addressOffset = 0,
   ) {}
@@ -40,7 +41,7 @@ export class Pool implements ClientHandlers {
     const end = from + count;
     const one = async (i: number): Promise<void> => {
       const addr = SOURCE_ADDRESSES[(i + this.addressOffset) % SOURCE_ADDRESSES.length]!;
-      const conn = new PusherConn(i, this.host, this.port, addr, this);
+      const conn = new PusherConn(i, this.host, this.ports[i % this.ports.length]!, addr, this);
       this.conns.push(conn);
       await withTimeout(conn.ready(), 30_000, `connection ${i} established`);
       await withTimeout(

@@ -1,23 +1,63 @@
 /**
  * Scenarios that run entirely inside one load-generator process (pinned to the load core): the
  * connections, the REST triggers and the latency clock are all here, so trigger-to-receive latency is
- * measured on one clock. Server CPU is read from /proc/{serverPid} around each measured phase.
+ * measured on one clock. Server CPU is read from /proc/{pid} of every server process (summed over
+ * the nodes of a cluster) around each measured phase, and for a cluster what the phase cost Redis.
  */
 import { APP, LostMessagesError, median, nowUs, round, sleep, withTimeout } from '../common.js';
 import { Histogram } from '../histogram.js';
 import { CpuMeter } from '../proc.js';
+import { RedisMeter, type RedisPhase } from '../redis-stats.js';
 import { RestClient } from '../rest-client.js';
 import { Pool } from './pool.js';
 import { benchData, type PusherConn } from './ws-client.js';
 
 export interface Env {
   host: string;
+  /** Where REST calls go: the first node. */
   port: number;
-  serverPid: number;
+  /** Every node; connection i goes to ports[i % ports.length]. */
+  ports: number[];
+  serverPids: number[];
+  /** The cluster's redis-server, if the target is one. */
+  redis: { pid: number; port: number } | null;
   log: (msg: string) => void;
 }
 
 export type Figures = Record<string, number | string>;
+
+/** Server CPU over a phase, every node summed, plus the phase's cost on Redis for a cluster. */
+class PhaseMeter {
+  private constructor(
+    private readonly cpu: CpuMeter,
+    private readonly redis: RedisMeter | null,
+  ) {}
+
+  static async begin(env: Env): Promise<PhaseMeter> {
+    const redis = env.redis ? await RedisMeter.begin(env.redis.port, env.redis.pid) : null;
+    return new PhaseMeter(new CpuMeter(env.serverPids), redis);
+  }
+
+  async read(): Promise<{ cpuMs: number; wallMs: number; util: number; redis: RedisPhase | null }> {
+    const cpu = this.cpu.read();
+    return { ...cpu, redis: this.redis ? await this.redis.read() : null };
+  }
+}
+
+/** Redis commands, bytes (in + out) and CPU per unit of work, named `{prefix}redis_…_per_{unit}`; none without Redis. */
+function redisFigures(prefix: string, unit: string, redis: RedisPhase | null, count: number): Figures {
+  if (!redis || count === 0) return {};
+  const mix = [...redis.byCommand]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, calls]) => `${name} ${round(calls / count, 2)}`)
+    .join(', ');
+  return {
+    [`${prefix}redis_cmds_per_${unit}`]: round(redis.commands / count, 2),
+    [`${prefix}redis_mix_per_${unit}`]: mix,
+    [`${prefix}redis_bytes_per_${unit}`]: round((redis.bytesIn + redis.bytesOut) / count, 0),
+    [`${prefix}redis_cpu_us_per_${unit}`]: round((redis.cpuMs * 1000) / count, 2),
+  };
+}
 
 /** The load generator's own CPU use over a phase, as a fraction of one core. */
 class LoadMeter {
@@ -70,10 +110,12 @@ export interface FanoutParams {
 
 export async function fanout(env: Env, p: FanoutParams): Promise<Figures> {
   const channel = 'fanout';
-  const pool = new Pool(env.host, env.port);
+  const pool = new Pool(env.host, env.ports);
   const rest = new RestClient({ host: env.host, port: env.port, connections: Math.max(2, p.window) });
+  const subscribing = await PhaseMeter.begin(env);
   const conn = await pool.connect(0, p.subscribers, () => [{ channel, kind: 'public' }]);
-  env.log(`fanout: ${p.subscribers} subscribed in ${Math.round(conn.ms)} ms`);
+  const subscribeCost = redisFigures('', 'subscribe', (await subscribing.read()).redis, p.subscribers);
+  env.log(`fanout: ${p.subscribers} subscribed in ${Math.round(conn.ms)} ms over ${env.ports.length} node(s)`);
 
   const delivered = new Int32Array(p.maxEvents * 3 + 10);
   const hist = new Histogram();
@@ -135,11 +177,11 @@ export async function fanout(env: Env, p: FanoutParams): Promise<Figures> {
   hist.reset();
 
   // Flat-out.
-  let cpu = new CpuMeter(env.serverPid);
+  let cpu = await PhaseMeter.begin(env);
   let load = new LoadMeter();
   const d0 = totalDelivered;
   const flat = await closedLoop(p.durationMs);
-  const flatCpu = cpu.read();
+  const flatCpu = await cpu.read();
   const flatLoad = load.util();
   const flatMsgs = totalDelivered - d0;
   const flatLat = hist.summaryMs();
@@ -151,7 +193,7 @@ export async function fanout(env: Env, p: FanoutParams): Promise<Figures> {
   // At least 50 events, so one scheduling hiccup cannot own the p99 (10k subscribers: 25 s at 2 events/s).
   const events = Math.max(50, Math.round((evRate * p.durationMs) / 1000));
   onComplete = () => {};
-  cpu = new CpuMeter(env.serverPid);
+  cpu = await PhaseMeter.begin(env);
   load = new LoadMeter();
   const d1 = totalDelivered;
   const first = seq;
@@ -170,7 +212,7 @@ export async function fanout(env: Env, p: FanoutParams): Promise<Figures> {
   }
   await waitFor(() => totalDelivered - d1 === events * p.subscribers || failure !== null, 15_000, () => describeMissing(first, seq));
   if (failure) throw failure;
-  const rateCpu = cpu.read();
+  const rateCpu = await cpu.read();
   const rateLoad = load.util();
   const rateLat = hist.summaryMs();
   const rateMsgs = totalDelivered - d1;
@@ -198,6 +240,9 @@ export async function fanout(env: Env, p: FanoutParams): Promise<Figures> {
     rate_p99_ms: rateLat.p99,
     rate_max_ms: rateLat.max,
     delivered_total: totalDelivered,
+    nodes: env.ports.length,
+    ...subscribeCost,
+    ...redisFigures('flat_', 'event', flatCpu.redis, flat.events),
   };
 }
 
@@ -212,7 +257,7 @@ export interface ChannelsParams {
 }
 
 export async function channels(env: Env, p: ChannelsParams): Promise<Figures> {
-  const pool = new Pool(env.host, env.port);
+  const pool = new Pool(env.host, env.ports);
   const rest = new RestClient({ host: env.host, port: env.port, connections: p.concurrency });
   const conn = await pool.connect(0, p.connections, (i) => [{ channel: `private-user.${i}`, kind: 'private' }]);
   env.log(`channels: ${p.connections} private channels subscribed in ${Math.round(conn.ms)} ms`);
@@ -234,7 +279,7 @@ export async function channels(env: Env, p: ChannelsParams): Promise<Figures> {
 
   const phase = async (batch: boolean, ms: number): Promise<Figures> => {
     hist.reset();
-    const cpu = new CpuMeter(env.serverPid);
+    const cpu = await PhaseMeter.begin(env);
     const load = new LoadMeter();
     const d0 = delivered;
     let events = 0;
@@ -270,7 +315,7 @@ export async function channels(env: Env, p: ChannelsParams): Promise<Figures> {
       15_000,
       () => `channels (${batch ? 'batch' : 'single'}): ${delivered - d0} of ${events} events delivered`,
     );
-    const c = cpu.read();
+    const c = await cpu.read();
     const lat = hist.summaryMs();
     const pre = batch ? 'batch' : 'single';
     return {
@@ -282,6 +327,7 @@ export async function channels(env: Env, p: ChannelsParams): Promise<Figures> {
       [`${pre}_p50_ms`]: lat.p50,
       [`${pre}_p99_ms`]: lat.p99,
       [`${pre}_max_ms`]: lat.max,
+      ...redisFigures(`${pre}_`, 'event', c.redis, events),
     };
   };
 
@@ -306,7 +352,7 @@ export interface RestParams {
 
 export async function restThroughput(env: Env, p: RestParams): Promise<Figures> {
   const channel = `rest-${p.subscribers}`;
-  const pool = new Pool(env.host, env.port);
+  const pool = new Pool(env.host, env.ports);
   if (p.subscribers > 0) await pool.connect(0, p.subscribers, () => [{ channel, kind: 'public' }]);
   let delivered = 0;
   pool.onBench = (c) => {
@@ -319,7 +365,7 @@ export async function restThroughput(env: Env, p: RestParams): Promise<Figures> 
   const phase = async (ms: number): Promise<Figures> => {
     hist.reset();
     const opened0 = rest.socketsOpened;
-    const cpu = new CpuMeter(env.serverPid);
+    const cpu = await PhaseMeter.begin(env);
     const load = new LoadMeter();
     let requests = 0;
     const stopAt = performance.now() + ms;
@@ -338,9 +384,10 @@ export async function restThroughput(env: Env, p: RestParams): Promise<Figures> 
       15_000,
       () => `rest ${p.subscribers}: ${delivered} of ${total * p.subscribers} deliveries`,
     );
-    const c = cpu.read();
+    const c = await cpu.read();
     const lat = hist.summaryMs();
     return {
+      ...redisFigures('', 'request', c.redis, requests),
       requests_per_s: round((requests / c.wallMs) * 1000, 0),
       cpu_us_per_request: round((c.cpuMs * 1000) / requests, 2),
       events_per_cpu_s: round(requests / (c.cpuMs / 1000), 0),
@@ -371,7 +418,7 @@ export interface PresenceParams {
 
 export async function presenceChurn(env: Env, p: PresenceParams): Promise<Figures> {
   const channel = 'presence-churn';
-  const pool = new Pool(env.host, env.port);
+  const pool = new Pool(env.host, env.ports);
   // Observers: users o0..oN, joined once and kept.
   await pool.connect(0, p.observers, (i) => [{ channel, kind: 'presence', userId: `o${i}` }], 50);
   const observers = pool.conns.slice(0, p.observers);
@@ -454,7 +501,7 @@ export async function presenceChurn(env: Env, p: PresenceParams): Promise<Figure
   removes.fill(0);
   balance.clear();
   memberEvents = 0;
-  const cpu = new CpuMeter(env.serverPid);
+  const cpu = await PhaseMeter.begin(env);
   const load = new LoadMeter();
   joins = await runChurn(p.durationMs, true);
   await waitFor(
@@ -465,7 +512,7 @@ export async function presenceChurn(env: Env, p: PresenceParams): Promise<Figure
       return `presence: observer ${i} saw ${adds[i]} member_added / ${removes[i]} member_removed, expected ${joins} each`;
     },
   );
-  const c = cpu.read();
+  const c = await cpu.read();
   for (const [user, b] of balance) {
     if (b !== 0) throw new LostMessagesError(`presence: user ${user} has unbalanced member events (${b}) at observer 0`);
   }
@@ -483,6 +530,7 @@ export async function presenceChurn(env: Env, p: PresenceParams): Promise<Figure
     load_util: round(load.util(), 2),
     join_p50_ms: lat.p50,
     join_p99_ms: lat.p99,
+    ...redisFigures('', 'join_leave', c.redis, joins),
   };
 }
 
@@ -494,7 +542,7 @@ export interface ClientEventParams {
 }
 
 export async function clientEvents(env: Env, p: ClientEventParams): Promise<Figures> {
-  const pool = new Pool(env.host, env.port);
+  const pool = new Pool(env.host, env.ports);
   await pool.connect(0, p.pairs * 2, (i) => [{ channel: `private-pair.${i >> 1}`, kind: 'private' }]);
   const conns = pool.conns;
   const hist = new Histogram();
@@ -545,10 +593,10 @@ export async function clientEvents(env: Env, p: ClientEventParams): Promise<Figu
   await phase(Math.min(1000, p.durationMs));
   hist.reset();
   measuring = true;
-  const cpu = new CpuMeter(env.serverPid);
+  const cpu = await PhaseMeter.begin(env);
   const load = new LoadMeter();
   const n = await phase(p.durationMs);
-  const c = cpu.read();
+  const c = await cpu.read();
   const lat = hist.summaryMs();
   // Every ping reached B exactly once and every pong reached A exactly once.
   checkPerConn(conns, (x) => (x.index & 1 ? sentPings[x.index >> 1]! : gotPongs[x.index >> 1]!), 'client events');
@@ -600,7 +648,7 @@ function countListed(body: string): number {
  * queries (a call that holds the event loop shows up as a p99 bump).
  */
 export async function channelQueries(env: Env, p: QueriesParams): Promise<Figures> {
-  const pool = new Pool(env.host, env.port);
+  const pool = new Pool(env.host, env.ports);
   const conn = await pool.connect(0, p.connections, (i) => [
     { channel: `private-user.${queryUserId(i)}`, kind: 'private' },
     ...(i < p.fanoutSubscribers ? [{ channel: 'fanout', kind: 'public' as const }] : []),
@@ -660,7 +708,7 @@ export async function channelQueries(env: Env, p: QueriesParams): Promise<Figure
   // Server CPU per call, from back-to-back calls with nothing else running: wall times on a shared
   // box include waiting for a core, CPU time does not.
   const cpuPerCall = async (filtered: boolean, n: number): Promise<number> => {
-    const meter = new CpuMeter(env.serverPid);
+    const meter = new CpuMeter(env.serverPids);
     for (let k = 0; k < n; k++) await query(filtered);
     return meter.read().cpuMs / n;
   };
@@ -669,13 +717,13 @@ export async function channelQueries(env: Env, p: QueriesParams): Promise<Figure
   calls.all.length = calls.filtered.length = 0;
 
   hist.reset();
-  let cpu = new CpuMeter(env.serverPid);
+  let cpu = new CpuMeter(env.serverPids);
   await fanout(p.durationMs);
   const quietCpu = cpu.read();
   const quiet = hist.summaryMs();
 
   hist.reset();
-  cpu = new CpuMeter(env.serverPid);
+  cpu = new CpuMeter(env.serverPids);
   let querying = true;
   const queries = (async () => {
     for (let k = 0; querying; k++) {

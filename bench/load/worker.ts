@@ -30,13 +30,15 @@ async function handle(cmd: string, args: Record<string, unknown>): Promise<unkno
     case 'init': {
       const host = String(args.host);
       assertLoopback(host);
-      env = { host, port: Number(args.port), serverPid: Number(args.serverPid), log };
+      const ports = (args.ports as number[]).map(Number);
+      const redis = args.redis as { pid: number; port: number } | null;
+      env = { host, port: ports[0]!, ports, serverPids: (args.serverPids as number[]).map(Number), redis, log };
       return { pid: process.pid };
     }
     case 'connectIdle': {
       // Idle connections: each on `idle-{i % publicChannels}` and its own `private-user.{i}`.
       if (!env) throw new Error('init first');
-      pool ??= new Pool(env.host, env.port, Number(args.addressOffset ?? 0));
+      pool ??= new Pool(env.host, env.ports, Number(args.addressOffset ?? 0));
       pool.onBench = (c) => {
         c.received++;
       };

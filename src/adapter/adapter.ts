@@ -1,6 +1,6 @@
 import type { CachedEvent } from '../channels/cache.js';
 import type { ChannelPage, ChannelQuery } from '../channels/channel-index.js';
-import type { JoinOutcome, LeaveOutcome, PresenceMember, PresenceSnapshot } from '../channels/channels.js';
+import type { JoinResult, LeaveOutcome, PresenceMember, PresenceSnapshot } from '../channels/channels.js';
 import type { Connection } from '../ws/connection.js';
 
 export interface ChannelInfo {
@@ -11,12 +11,33 @@ export interface ChannelInfo {
 }
 
 /**
- * Fan-out and shared state. The local adapter keeps everything in this process; a Redis adapter
- * implements the same interface so that counts, presence and delivery span every node. The shared
- * test suite (test/adapter) runs against each implementation.
+ * A value the local adapter has at once and a shared one may have to fetch. Callers take the
+ * synchronous branch when there is one (`when`), so the single-node path never waits on a Promise.
+ */
+export type Maybe<T> = T | Promise<T>;
+
+export function when<T>(value: Maybe<T>, then: (value: T) => void, failed: (error: unknown) => void): void {
+  if (value instanceof Promise) value.then(then).catch(failed);
+  else then(value);
+}
+
+/** The shared state a query needs cannot be reached (Redis is down): REST answers 503, not a wrong number. */
+export class SharedStateUnavailable extends Error {
+  constructor(message = 'Shared state (Redis) is unavailable') {
+    super(message);
+    this.name = 'SharedStateUnavailable';
+  }
+}
+
+/**
+ * Fan-out and shared state. The local adapter keeps everything in this process; the Redis adapter
+ * (src/cluster) implements the same interface so that counts, presence and delivery span every
+ * node. The shared test suite (test/adapter) runs against each implementation.
  *
- * Membership changes are synchronous because a subscription must be confirmed before the client's
- * next frame is handled; queries that a shared implementation answers over the network are async.
+ * Membership changes answer synchronously on one node; in a cluster they answer once the shared
+ * state has taken them (the WebSocket layer holds the connection's next frames until then).
+ * Outcomes such as `occupied` or `memberAdded` are true on exactly one node of the cluster: the one
+ * whose update caused the change, so lifecycle events are emitted once.
  */
 export interface Adapter {
   /**
@@ -26,35 +47,47 @@ export interface Adapter {
    */
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void;
 
-  /** Registers an opened connection and gives it its socket id. */
-  addConnection(conn: Connection): void;
+  /**
+   * Registers an opened connection and gives it its socket id. False when the app is over its
+   * `maxConnections` (cluster-wide): the caller closes it with 4004.
+   */
+  addConnection(conn: Connection): Maybe<boolean>;
   removeConnection(conn: Connection): void;
+  /** This node's connections. */
   connection(socketId: string): Connection | undefined;
   connectionCount(appId?: string): number;
   connections(): Iterable<Connection>;
+  /** The app's connections on every node. */
+  clusterConnectionCount(appId: string): Promise<number>;
 
-  subscribe(conn: Connection, channel: string, member?: PresenceMember): JoinOutcome;
-  unsubscribe(conn: Connection, channel: string): LeaveOutcome;
+  /** Checks the app's `maxPresenceMembers` for a presence member in the same step as the join. */
+  subscribe(conn: Connection, channel: string, member?: PresenceMember): Maybe<JoinResult>;
+  unsubscribe(conn: Connection, channel: string): Maybe<LeaveOutcome>;
   /**
    * The transport reports that the socket left the channel, with the subscribers this node has
    * left there: every channel of a closing socket, and also each `unsubscribe` above, which is
    * already counted (then undefined).
    */
-  dropped(conn: Connection, channel: string, remaining: number): LeaveOutcome | undefined;
-  presence(appId: string, channel: string): PresenceSnapshot;
-  hasMember(appId: string, channel: string, userId: string): boolean;
-  memberCount(appId: string, channel: string): number;
+  dropped(conn: Connection, channel: string, remaining: number): Maybe<LeaveOutcome> | undefined;
+  presence(appId: string, channel: string): Maybe<PresenceSnapshot>;
 
-  /** Returns true when the user came online (first signed-in connection). */
-  signIn(conn: Connection): boolean;
-  /** Returns true when the user went offline (last signed-in connection closed). */
-  signOut(conn: Connection): boolean;
-  isOnline(appId: string, userId: string): boolean;
+  /** True when the user came online (first signed-in connection anywhere). */
+  signIn(conn: Connection): Maybe<boolean>;
+  /** True when the user went offline (last signed-in connection anywhere closed). */
+  signOut(conn: Connection): Maybe<boolean>;
+  isOnline(appId: string, userId: string): Maybe<boolean>;
+  /** Those of `userIds` that are online. */
+  onlineUsers(appId: string, userIds: readonly string[]): Maybe<string[]>;
   watch(conn: Connection): void;
   unwatch(conn: Connection): void;
-  watchersOf(appId: string, userId: string): Iterable<Connection>;
+  /** Sends `frame` to every connection watching the user, on every node. */
+  notifyWatchers(appId: string, userId: string, frame: string, exceptSocketId?: string): void;
+  /** Connections on this node signed in as that user. */
+  userConnections(appId: string, userId: string): Promise<Connection[]>;
+  /** Closes (4009) every connection signed in as that user, on every node. */
+  terminateUser(appId: string, userId: string, code: number, message: string): void;
 
-  cached(appId: string, channel: string): CachedEvent | undefined;
+  cached(appId: string, channel: string): Maybe<CachedEvent | undefined>;
   cache(appId: string, channel: string, event: string, data: string, ttlSeconds: number): void;
 
   channelInfo(appId: string, channel: string): Promise<ChannelInfo>;
@@ -65,9 +98,12 @@ export interface Adapter {
   channels(appId: string, query: ChannelQuery): Promise<ChannelPage>;
   /** Distinct presence user ids. */
   users(appId: string, channel: string): Promise<string[]>;
-  /** Connections signed in as that user, on every node. */
-  userConnections(appId: string, userId: string): Promise<Connection[]>;
+
+  /** Where shared state lives and whether it can be reached: `local`, or Redis `connected` / `disconnected`. */
+  sharedState(): 'local' | 'connected' | 'disconnected';
 
   /** Periodic housekeeping (expired cache entries). */
   sweep(now: number): void;
+  /** After every connection has closed on a graceful stop: withdraws this node from the cluster. */
+  close(): Promise<void>;
 }

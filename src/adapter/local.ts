@@ -1,8 +1,8 @@
-import { USER_CHANNEL_PREFIX } from '../../protocol/names.js';
+import { channelKind, USER_CHANNEL_PREFIX } from '../../protocol/names.js';
 import { EventCache, type CachedEvent } from '../channels/cache.js';
 import { ChannelIndex, type ChannelPage, type ChannelQuery } from '../channels/channel-index.js';
-import { PresenceTable, type JoinOutcome, type LeaveOutcome, type PresenceMember } from '../channels/channels.js';
-import { topicOf } from '../channels/topics.js';
+import { PresenceTable, type JoinOutcome, type JoinResult, type LeaveOutcome, type PresenceMember } from '../channels/channels.js';
+import { channelOfTopic, topicOf } from '../channels/topics.js';
 import { UserIndex } from '../channels/users.js';
 import type { Stats } from '../metrics/stats.js';
 import type { Socket } from '../transport/uws.js';
@@ -17,6 +17,8 @@ export interface Publisher {
   /** uWS's own count: the one source of subscription counts on this node. */
   numSubscribers(topic: string): number;
 }
+
+const FULL: JoinResult = Object.freeze({ refused: 'full' });
 
 export class LocalAdapter implements Adapter {
   private readonly table = new PresenceTable();
@@ -50,16 +52,20 @@ export class LocalAdapter implements Adapter {
     }
   }
 
-  addConnection(conn: Connection): void {
+  addConnection(conn: Connection): boolean {
     conn.socketId = this.sockets.add(conn);
-    this.perApp.set(conn.app.id, (this.perApp.get(conn.app.id) ?? 0) + 1);
+    const count = (this.perApp.get(conn.app.id) ?? 0) + 1;
+    this.perApp.set(conn.app.id, count);
+    return conn.app.maxConnections === 0 || count <= conn.app.maxConnections;
   }
 
-  removeConnection(conn: Connection): void {
-    if (!this.sockets.remove(conn)) return;
+  /** False when it was not (or no longer) registered. */
+  removeConnection(conn: Connection): boolean {
+    if (!this.sockets.remove(conn)) return false;
     const left = (this.perApp.get(conn.app.id) ?? 1) - 1;
     if (left > 0) this.perApp.set(conn.app.id, left);
     else this.perApp.delete(conn.app.id);
+    return true;
   }
 
   connection(socketId: string) {
@@ -74,7 +80,23 @@ export class LocalAdapter implements Adapter {
     return this.sockets.values();
   }
 
-  subscribe(conn: Connection, channel: string, member?: PresenceMember): JoinOutcome {
+  async clusterConnectionCount(appId: string): Promise<number> {
+    return this.connectionCount(appId);
+  }
+
+  subscribe(conn: Connection, channel: string, member?: PresenceMember): JoinResult {
+    const appId = conn.app.id;
+    if (member && !this.table.hasMember(appId, channel, member.id) && this.table.memberCount(appId, channel) >= conn.app.maxPresenceMembers) {
+      return FULL;
+    }
+    const outcome = this.attach(conn, channel, member);
+    if (member) outcome.presence = this.table.presence(appId, channel);
+    if (channelKind(channel).cache) outcome.cached = this.cached(appId, channel) ?? null;
+    return outcome;
+  }
+
+  /** Puts the socket in the channel on this node; the shared adapter calls it once the cluster has the join. */
+  attach(conn: Connection, channel: string, member?: PresenceMember): JoinOutcome {
     const topic = topicOf(conn.app.id, channel);
     conn.socket.subscribe(topic);
     conn.joined(channel, member?.id);
@@ -107,14 +129,6 @@ export class LocalAdapter implements Adapter {
     return this.table.presence(appId, channel);
   }
 
-  hasMember(appId: string, channel: string, userId: string) {
-    return this.table.hasMember(appId, channel, userId);
-  }
-
-  memberCount(appId: string, channel: string) {
-    return this.table.memberCount(appId, channel);
-  }
-
   signIn(conn: Connection): boolean {
     return conn.user ? this.signedIn.add(conn.app.id, conn.user.id, conn) : false;
   }
@@ -127,6 +141,10 @@ export class LocalAdapter implements Adapter {
     return this.signedIn.isOnline(appId, userId);
   }
 
+  onlineUsers(appId: string, userIds: readonly string[]): string[] {
+    return userIds.filter((id) => this.signedIn.isOnline(appId, id));
+  }
+
   watch(conn: Connection): void {
     if (conn.user) this.signedIn.watch(conn.app.id, conn.user.watchlist, conn);
   }
@@ -135,8 +153,14 @@ export class LocalAdapter implements Adapter {
     if (conn.user) this.signedIn.unwatch(conn.app.id, conn.user.watchlist, conn);
   }
 
-  watchersOf(appId: string, userId: string) {
-    return this.signedIn.watchersOf(appId, userId);
+  notifyWatchers(appId: string, userId: string, frame: string, exceptSocketId?: string): void {
+    for (const watcher of this.signedIn.watchersOf(appId, userId)) {
+      if (watcher.socketId !== exceptSocketId) watcher.send(frame);
+    }
+  }
+
+  terminateUser(appId: string, userId: string, code: number, message: string): void {
+    for (const conn of this.signedIn.connections(appId, userId)) conn.terminate(code, message);
   }
 
   cached(appId: string, channel: string): CachedEvent | undefined {
@@ -152,7 +176,9 @@ export class LocalAdapter implements Adapter {
   }
 
   async channels(appId: string, query: ChannelQuery): Promise<ChannelPage> {
-    return this.index.page(appId, query);
+    const page = this.index.page(appId, query);
+    if (query.withUserCounts) page.userCounts = page.names.map((name) => this.table.memberCount(appId, name));
+    return page;
   }
 
   private info(appId: string, channel: string): ChannelInfo {
@@ -171,4 +197,43 @@ export class LocalAdapter implements Adapter {
   sweep(now: number): void {
     this.eventCache.sweep(now);
   }
+
+  sharedState(): 'local' {
+    return 'local';
+  }
+
+  async close(): Promise<void> {}
+
+  /** This node's part of the app's shared state, as the Redis adapter writes it after a reconnect. */
+  contribution(appId: string, counts: (conn: Connection) => boolean): NodeContribution {
+    const part: NodeContribution = { connections: 0, channels: new Map(), members: [], users: new Map() };
+    const members = new Map<string, [channel: string, userId: string, connections: number, info: unknown]>();
+    for (const conn of this.sockets.values()) {
+      if (conn.app.id !== appId || !counts(conn)) continue;
+      part.connections++;
+      if (conn.user) part.users.set(conn.user.id, (part.users.get(conn.user.id) ?? 0) + 1);
+      if (!conn.open) continue;
+      for (const topic of conn.socket.getTopics()) {
+        const channel = channelOfTopic(appId, topic);
+        part.channels.set(channel, (part.channels.get(channel) ?? 0) + 1);
+        const userId = conn.presenceId(channel);
+        if (userId === undefined) continue;
+        const key = `${channel}\n${userId}`;
+        const entry = members.get(key);
+        if (entry) entry[2]++;
+        else members.set(key, [channel, userId, 1, this.table.info(appId, channel, userId)]);
+      }
+    }
+    part.members = [...members.values()];
+    return part;
+  }
+}
+
+export interface NodeContribution {
+  connections: number;
+  /** Channel → this node's subscribers. */
+  channels: Map<string, number>;
+  members: [channel: string, userId: string, connections: number, info: unknown][];
+  /** Signed-in user → this node's connections. */
+  users: Map<string, number>;
 }

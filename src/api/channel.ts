@@ -27,7 +27,7 @@ export function channelHandler(ctx: ApiContext): HttpHandler {
     if (info.value.has('user_count')) body.user_count = state.userCount;
     if (info.value.has('subscription_count')) body.subscription_count = state.subscriptionCount;
     if (info.value.has('cache')) {
-      const cached = ctx.adapter.cached(app.id, channel);
+      const cached = await ctx.adapter.cached(app.id, channel);
       const now = ctx.now();
       body.cache =
         cached && cached.expiresAt > now ? { data: cached.data, ttl: Math.ceil((cached.expiresAt - now) / 1000) } : null;

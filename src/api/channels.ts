@@ -43,12 +43,12 @@ export function channelsHandler(ctx: ApiContext): HttpHandler {
     const body = new AsciiBuilder().raw(OPEN);
     let after: string | undefined;
     for (;;) {
-      const page = await ctx.adapter.channels(app.id, { prefix, after, limit: CHANNELS_PAGE });
+      const page = await ctx.adapter.channels(app.id, { prefix, after, limit: CHANNELS_PAGE, withUserCounts: userCount });
       const { names, subscriptionCounts } = page;
       for (let k = 0; k < names.length; k++) {
         const name = names[k]!;
         body.raw(after === undefined && k === 0 ? QUOTE : COMMA_QUOTE).text(name);
-        if (userCount) body.raw(USER_COUNT).int(ctx.adapter.memberCount(app.id, name));
+        if (userCount) body.raw(USER_COUNT).int(page.userCounts![k]!);
         if (subscriptionCount) body.raw(userCount ? AND_SUBSCRIPTION_COUNT : SUBSCRIPTION_COUNT).int(subscriptionCounts[k]!);
         body.raw(userCount || subscriptionCount ? CLOSE : EMPTY);
       }

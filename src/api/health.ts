@@ -11,9 +11,17 @@ export function upHandler(): HttpHandler {
   return () => UP;
 }
 
-/** `GET /` and `GET /ready`: 503 while draining so load balancers stop sending new connections. */
+/**
+ * `GET /` and `GET /ready`: 503 while draining so load balancers stop sending new connections.
+ * In a cluster it also says whether Redis is reachable, still with 200: without Redis a node keeps
+ * serving its own clients, and taking every node out of a load balancer would cut them all off.
+ */
 export function readyHandler(ctx: ApiContext): HttpHandler {
-  return () => (ctx.isDraining() ? DRAINING : OK);
+  return () => {
+    if (ctx.isDraining()) return DRAINING;
+    const shared = ctx.adapter.sharedState();
+    return shared === 'local' ? OK : json(200, { status: 'ok', redis: shared });
+  };
 }
 
 /** `GET /api/health` (simple broadcast API): `{"status":"ok","uptime":seconds,…}`. */

@@ -1,3 +1,4 @@
+import { SharedStateUnavailable } from '../adapter/adapter.js';
 import { topicOf } from '../channels/topics.js';
 import type { HttpHandler, HttpMethod, HttpReply, Transport } from '../transport/uws.js';
 import { batchEventsHandler } from './batch-events.js';
@@ -80,6 +81,7 @@ function withHead(get: HttpHandler): Route['handlers'] {
 }
 
 const INTERNAL_ERROR = (): HttpReply => fail(500, 'Internal server error');
+const UNAVAILABLE = (error: SharedStateUnavailable): HttpReply => fail(503, error.message);
 
 /** Records `stats.httpCall(endpoint, status)` once per request and turns a throw into a logged 500. */
 export function instrument(ctx: ApiContext, endpoint: string, handler: HttpHandler): HttpHandler {
@@ -91,6 +93,8 @@ export function instrument(ctx: ApiContext, endpoint: string, handler: HttpHandl
     return reply;
   };
   const failed = (error: unknown): HttpReply => {
+    // A cluster query without Redis: a clear 503 rather than a number that may be wrong.
+    if (error instanceof SharedStateUnavailable) return done(UNAVAILABLE(error));
     ctx.logger.error({ err: error, endpoint }, 'HTTP API handler failed');
     return done(INTERNAL_ERROR());
   };

@@ -6,14 +6,13 @@ import { decodeParam, fail, ok } from './reply.js';
 
 /**
  * `POST /apps/{id}/users/{user_id}/terminate_connections` (section 6.6): every connection signed
- * in as that user gets `pusher:error` and close 4009; presence-only members are untouched.
+ * in as that user, on every node, gets `pusher:error` and close 4009; presence-only members are untouched.
  */
 export function terminateHandler(ctx: ApiContext): HttpHandler {
-  return signedRoute(ctx, async ({ req, app }) => {
+  return signedRoute(ctx, ({ req, app }) => {
     const userId = decodeParam(req.params[1]);
     if (userId === '') return fail(400, 'Missing user id');
-    const connections = await ctx.adapter.userConnections(app.id, userId);
-    for (const conn of connections) conn.terminate(ErrorCode.Unauthorized, ErrorMessage[ErrorCode.Unauthorized]!);
+    ctx.adapter.terminateUser(app.id, userId, ErrorCode.Unauthorized, ErrorMessage[ErrorCode.Unauthorized]!);
     return ok();
   });
 }

@@ -142,6 +142,8 @@ interface AppChannels {
 export interface ChannelPage {
   names: string[];
   subscriptionCounts: number[];
+  /** Presence members per channel, when the query asked for them (`withUserCounts`). */
+  userCounts?: number[];
   /** Where the next page starts (pass it as `after`); undefined when this was the last page. */
   next: string | undefined;
 }
@@ -153,6 +155,8 @@ export interface ChannelQuery {
   after?: string | undefined;
   /** At most this many names (> 0). */
   limit: number;
+  /** Also give each channel's distinct presence users (`userCounts`). */
+  withUserCounts?: boolean;
 }
 
 export class ChannelIndex {

@@ -1,3 +1,5 @@
+import type { CachedEvent } from './cache.js';
+
 /**
  * The shapes of channel membership, and who is in which presence channel on this node. Plain data,
  * no I/O; the adapter owns a `PresenceTable` and tells it about every presence join and leave.
@@ -20,7 +22,21 @@ export interface JoinOutcome {
   occupied: boolean;
   /** Presence: this user was not yet a member. */
   memberAdded: boolean;
+  /** Presence: the members, this one included, for `subscription_succeeded`. */
+  presence?: PresenceSnapshot;
+  /** Cache channels: the last event, or null when there is none. */
+  cached?: CachedEvent | null;
 }
+
+/**
+ * A subscribe that did not happen: the presence channel is at `maxPresenceMembers`, the shared
+ * state could not be reached in time (503), or the connection closed while it was being confirmed.
+ */
+export interface JoinRefusal {
+  refused: 'full' | 'unavailable' | 'closed';
+}
+
+export type JoinResult = JoinOutcome | JoinRefusal;
 
 export interface LeaveOutcome {
   subscriptionCount: number;
@@ -84,5 +100,10 @@ export class PresenceTable {
       }
     }
     return { ids, hash, count: ids.length };
+  }
+
+  /** A member's user_info (undefined when not a member). */
+  info(appId: string, channel: string, userId: string): unknown {
+    return this.apps.get(appId)?.get(channel)?.get(userId)?.info;
   }
 }

@@ -84,7 +84,7 @@ export const appSchema = z.object({
   enabled: opt(z.boolean().default(true), { env: 'HERALD_APP_ENABLED', doc: 'A disabled app refuses connections (4003) and REST calls (403).' }),
   maxConnections: opt(nonNegativeInt.default(0), {
     env: 'HERALD_APP_MAX_CONNECTIONS',
-    doc: 'Connections this app may hold on this node (0 = unlimited); beyond it new connections close with 4004.',
+    doc: 'Connections this app may hold (0 = unlimited), on every node together in cluster mode; beyond it new connections close with 4004.',
   }),
   activityTimeout: opt(positiveInt.default(120), {
     env: 'HERALD_APP_ACTIVITY_TIMEOUT',
@@ -259,6 +259,18 @@ export const serverSchema = z.object({
   scaling: opt(z.boolean().default(true), {
     env: 'HERALD_SCALING',
     doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
+  }),
+  redisNodeTimeout: opt(z.number().positive().default(30), {
+    env: 'HERALD_REDIS_NODE_TIMEOUT',
+    doc: 'Seconds a node may miss its Redis heartbeat before the others declare it dead and remove its connections, members and counts.',
+  }),
+  redisPresenceTimeout: opt(z.number().positive().default(5), {
+    env: 'HERALD_REDIS_PRESENCE_TIMEOUT',
+    doc: 'Seconds a presence subscribe waits for an unreachable Redis before `pusher:subscription_error` with status 503.',
+  }),
+  redisQueueSize: opt(nonNegativeInt.default(10_000), {
+    env: 'HERALD_REDIS_QUEUE_SIZE',
+    doc: 'Cross-node publishes held while Redis is unreachable; beyond it the oldest are dropped (and counted).',
   }),
   workers: opt(z.union([positiveInt, z.literal('auto')]).default(1), {
     env: 'HERALD_WORKERS',

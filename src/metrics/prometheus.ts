@@ -51,6 +51,10 @@ export const METRICS = [
     labels: ['reason'],
     help: 'Redis ingest messages dropped, by reason: `not_json`, `missing_fields`, `invalid_channel`, `invalid_event`, `too_large`.',
   },
+  { name: 'herald_redis_connected', type: 'gauge', labels: [], help: 'Cluster mode: 1 while this node is connected to Redis, else 0 (always 0 without `redisUrl`).' },
+  { name: 'herald_redis_reconnects_total', type: 'counter', labels: [], help: 'Times this node reconnected to Redis after losing it (each followed by a rewrite of its shared state).' },
+  { name: 'herald_redis_dropped_messages_total', type: 'counter', labels: [], help: 'Cross-node messages dropped while Redis was unreachable (queue of `redisQueueSize` full, or in flight when the connection dropped).' },
+  { name: 'herald_redis_nodes_declared_dead_total', type: 'counter', labels: [], help: 'Other nodes this node found silent past `redisNodeTimeout` and removed from the shared state.' },
 ] as const satisfies readonly MetricDoc[];
 
 /** prom-client's default metrics, registered with the `herald_` prefix. */
@@ -150,6 +154,10 @@ export function createRegistry({ stats, adapter, appIds, webhooksQueued }: Metri
   counter('herald_ingest_messages_total', () => stats.ingestReceived);
   counter('herald_ingest_delivered_total', () => stats.ingestDelivered);
   labelledCounter('herald_ingest_dropped_total', stats.ingestDropped, (reason) => ({ reason }), DROP_REASONS);
+  gauge('herald_redis_connected', (g) => g.set(stats.redisConnected));
+  counter('herald_redis_reconnects_total', () => stats.redisReconnects);
+  counter('herald_redis_dropped_messages_total', () => stats.redisDropped);
+  counter('herald_redis_nodes_declared_dead_total', () => stats.redisNodesDeclaredDead);
   return register;
 }
 

@@ -13,6 +13,13 @@ export class Stats {
   wsMessagesOut = 0;
   wsBytesOut = 0;
   clientEvents = 0;
+  /** Cluster mode: 1 while the Redis command connection is ready. */
+  redisConnected = 0;
+  redisReconnects = 0;
+  /** Cross-node messages lost to a Redis outage (queue overflow or a publish in flight). */
+  redisDropped = 0;
+  /** Other nodes this node found silent past `redisNodeTimeout` and reaped. */
+  redisNodesDeclaredDead = 0;
   readonly subscriptions = new Map<ChannelType, number>();
   /** Pusher error code (or 'null') → frames sent. */
   readonly errors = new Map<string, number>();

@@ -34,7 +34,7 @@ export async function subscribePacket(ctx: WsContext, session: Session, packet: 
   if (!admission.ok) return refuse(session, channel, 400, admission.message);
   const { kind } = admission;
   if (admission.joined) return confirm(ctx, conn, channel, kind);
-  if (kind.type === 'public' || kind.type === 'user') return settle(ctx, session, channel, kind, authorize(ctx, conn, channel, kind, undefined, undefined));
+  if (kind.type === 'public' || kind.type === 'user') return settle(ctx, session, channel, kind, authorize(conn, channel, kind, undefined, undefined));
 
   const { app } = conn;
   if (app.authEndpoint === undefined) return refuse(session, channel, 403, 'No auth endpoint is configured for this app');
@@ -105,20 +105,20 @@ export function signInWithToken(ctx: WsContext, session: Session, user: TokenUse
     }
     if (admission.joined) continue;
     const member: PresenceMember | undefined = admission.kind.type === 'presence' ? { id: user.id, info: user.info } : undefined;
-    settle(ctx, session, channel, admission.kind, member ? presenceLimits(ctx, conn, channel, member) : { ok: true });
+    settle(ctx, session, channel, admission.kind, member ? presenceLimits(conn, member) : { ok: true });
   }
 }
 
 function verdictOf(ctx: WsContext, session: Session, channel: string, kind: ChannelKind, reply: AuthReply): Authorized {
   switch (reply.format) {
     case 'pusher':
-      return authorize(ctx, session.conn, channel, kind, reply.auth, reply.channelData);
+      return authorize(session.conn, channel, kind, reply.auth, reply.channelData);
     case 'invalid':
       return { ok: false, code: ErrorCode.Unauthorized, message: reply.message };
     case 'redis':
       if (kind.type !== 'presence') return { ok: true };
       if (!reply.member) return { ok: false, code: ErrorCode.Unauthorized, message: 'Presence channels need channel_data from the auth endpoint' };
-      return presenceLimits(ctx, session.conn, channel, reply.member);
+      return presenceLimits(session.conn, reply.member);
   }
 }
 

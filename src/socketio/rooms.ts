@@ -1,4 +1,5 @@
 import type { Namespace } from 'socket.io';
+import { when, type Maybe } from '../adapter/adapter.js';
 import type { PresenceSnapshot } from '../channels/channels.js';
 import type { FanOutTarget, Socket } from '../transport/uws.js';
 import { renderFrame, type PresenceMemberView } from './render.js';
@@ -26,7 +27,7 @@ export class SocketIoRooms implements FanOutTarget {
   private readonly rooms = new Map<string, Room>();
 
   constructor(
-    private readonly presenceOf: (topic: string, channel: string) => PresenceSnapshot | undefined,
+    private readonly presenceOf: (topic: string, channel: string) => Maybe<PresenceSnapshot> | undefined,
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -34,7 +35,9 @@ export class SocketIoRooms implements FanOutTarget {
     let room = this.rooms.get(topic);
     if (!room) {
       const presence = this.presenceOf(topic, channel);
-      const members = presence && new Map(presence.ids.map((id) => [id, presence.hash[id]]));
+      const members = presence && new Map<string, unknown>();
+      // A cluster answers later: members that joined meanwhile are tracked already and kept.
+      if (presence) when(presence, (p) => p.ids.forEach((id) => members!.has(id) || members!.set(id, p.hash[id])), this.onError);
       room = { channel, namespaces: new Map(), count: 0, members };
       this.rooms.set(topic, room);
     }

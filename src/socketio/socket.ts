@@ -54,6 +54,10 @@ export class SocketIoSocket implements Socket {
     return this.topics.has(topic);
   }
 
+  getTopics(): string[] {
+    return [...this.topics];
+  }
+
   /** Its topics, forgotten: the socket is gone (socket.io drops it from its rooms itself). */
   drop(): string[] {
     const topics = [...this.topics];

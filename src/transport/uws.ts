@@ -12,6 +12,8 @@ export interface Socket {
   subscribe(topic: string): boolean;
   unsubscribe(topic: string): boolean;
   isSubscribed(topic: string): boolean;
+  /** Allocates the list on every call: only for rare walks (a node rewriting its shared state). */
+  getTopics(): string[];
   /** Publish to a topic's uWS subscribers, skipping this socket. */
   publish(topic: string, message: string): boolean;
   ping(): number;

@@ -18,7 +18,17 @@ class Extras {
   /** The current one-second window of the client-event rate limit. */
   clientEventWindowStart = 0;
   clientEventCount = 0;
+  /** Frames received while a subscribe waits for the cluster, handled in order once it is confirmed. */
+  held: HeldFrame[] | undefined;
 }
+
+export interface HeldFrame {
+  data: ArrayBuffer;
+  isBinary: boolean;
+}
+
+/** Held frames beyond this mean a client that does not wait for its confirmations: it is closed. */
+export const MAX_HELD_FRAMES = 1000;
 
 /**
  * One accepted WebSocket: its app, its channels and its liveness bookkeeping.
@@ -98,6 +108,31 @@ export class Connection {
     const list = this.extras?.presence;
     if (list) for (let i = 0; i < list.length; i += 2) if (list[i] === channel) return i;
     return -1;
+  }
+
+  /** True while frames must wait for a pending subscribe (cluster mode only). */
+  get holding(): boolean {
+    return this.extras?.held !== undefined;
+  }
+
+  /** Starts holding frames, with `frames` first in line. */
+  hold(frames: HeldFrame[] = []): void {
+    this.more().held = frames;
+  }
+
+  /** Keeps a copy (uWS reuses the buffer); false when the queue is full. */
+  holdFrame(data: ArrayBuffer, isBinary: boolean): boolean {
+    const held = this.extras!.held!;
+    if (held.length >= MAX_HELD_FRAMES) return false;
+    held.push({ data: data.slice(0), isBinary });
+    return true;
+  }
+
+  /** Stops holding and hands over what was held. */
+  release(): HeldFrame[] {
+    const held = this.extras?.held ?? [];
+    if (this.extras) this.extras.held = undefined;
+    return held;
   }
 
   private more(): Extras {

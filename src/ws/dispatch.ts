@@ -1,9 +1,36 @@
+import { ErrorCode } from '../../protocol/codes.js';
 import { parseClientFrame, pongFrame } from '../../protocol/frames.js';
 import { clientEvent } from './client-events.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
 import { signin } from './signin.js';
 import { subscribe, unsubscribe } from './subscribe.js';
+
+/**
+ * A frame from the socket: held while a subscribe waits for the cluster (so frames keep their
+ * order), else dispatched. A bug must cost one frame, not the process and every other connection.
+ */
+export function receive(ctx: WsContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {
+  if (conn.holding) {
+    if (!conn.holdFrame(data, isBinary)) conn.terminate(ErrorCode.OverCapacity, 'Too many frames while a subscription is pending');
+    return;
+  }
+  try {
+    dispatch(ctx, conn, data, isBinary);
+  } catch (err) {
+    ctx.logger.error({ err, app: conn.app.id, socket_id: conn.socketId }, 'frame handler failed');
+    conn.error(null, 'Internal server error');
+  }
+}
+
+/** Handles the frames held during a pending subscribe, until one of them is pending in turn. */
+export function resume(ctx: WsContext, conn: Connection): void {
+  const frames = conn.release();
+  for (let i = 0; i < frames.length && conn.open; i++) {
+    if (conn.holding) return conn.hold(frames.slice(i));
+    receive(ctx, conn, frames[i]!.data, frames[i]!.isBinary);
+  }
+}
 
 /** One inbound frame: size and type checks, parse, then the action it asks for. */
 export function dispatch(ctx: WsContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {

@@ -1,10 +1,12 @@
+import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
 import { connectionEstablished, errorFrame } from '../../protocol/frames.js';
+import { when } from '../adapter/adapter.js';
 import type { Socket, UpgradeRequest, WsHandlers } from '../transport/uws.js';
 import { channelOfTopic } from '../channels/topics.js';
 import { monotonicMs } from './clock.js';
 import { Connection, Refusal, type SocketState } from './connection.js';
 import type { WsContext } from './context.js';
-import { dispatch } from './dispatch.js';
+import { receive, resume } from './dispatch.js';
 import { checkHandshake } from './handshake.js';
 import { signout } from './signin.js';
 import { announceLeave } from './subscribe.js';
@@ -38,10 +40,18 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       }
       state.socket = socket;
       state.open = true;
-      ctx.adapter.addConnection(state);
       ctx.stats.connectionsOpened++;
-      state.send(connectionEstablished(state.socketId, state.app.activityTimeout));
-      ctx.logger.debug({ app: state.app.id, socket_id: state.socketId }, 'connection opened');
+      const admitted = ctx.adapter.addConnection(state);
+      if (!(admitted instanceof Promise)) return established(ctx, state, admitted);
+      // The app's cluster-wide connection limit is being checked: frames wait for the answer.
+      state.hold();
+      admitted
+        .then((ok) => established(ctx, state, ok))
+        .catch((err: unknown) => {
+          ctx.logger.error({ err, app: state.app.id }, 'connection admission failed');
+          state.terminate(ErrorCode.Reconnect, 'Generic reconnect immediately');
+        })
+        .finally(() => resume(ctx, state));
     },
 
     message(state: SocketState, data: ArrayBuffer, isBinary: boolean): void {
@@ -51,13 +61,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       conn.pingSentAt = 0;
       ctx.stats.wsMessagesIn++;
       ctx.stats.wsBytesIn += data.byteLength;
-      try {
-        dispatch(ctx, conn, data, isBinary);
-      } catch (err) {
-        // A bug must cost one frame, not the process and every other connection on it.
-        ctx.logger.error({ err, app: conn.app.id, socket_id: conn.socketId }, 'frame handler failed');
-        conn.error(null, 'Internal server error');
-      }
+      receive(ctx, conn, data, isBinary);
     },
 
     activity(conn: SocketState): void {
@@ -76,7 +80,12 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       if (!outcome) return;
       // Only a closing socket leaves on its own, and it can take no more calls.
       conn.open = false;
-      announceLeave(ctx, conn, channel, memberId, outcome);
+      const { app, socketId } = conn;
+      when(
+        outcome,
+        (left) => announceLeave(ctx, app, channel, socketId, memberId, left),
+        (err) => ctx.logger.error({ err, app: app.id, socket_id: socketId }, 'leave failed'),
+      );
     },
 
     close(conn: SocketState, code: number): void {
@@ -88,6 +97,13 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       ctx.logger.debug({ app: conn.app.id, socket_id: conn.socketId, code }, 'connection closed');
     },
   };
+}
+
+/** Sends `connection_established`, or closes with 4004 when the app is over its cluster-wide quota. */
+function established(ctx: WsContext, conn: Connection, admitted: boolean): void {
+  if (!admitted) return conn.terminate(ErrorCode.OverQuota, ErrorMessage[ErrorCode.OverQuota]!);
+  conn.send(connectionEstablished(conn.socketId, conn.app.activityTimeout));
+  ctx.logger.debug({ app: conn.app.id, socket_id: conn.socketId }, 'connection opened');
 }
 
 function queryParam(query: string, name: string): string | undefined {

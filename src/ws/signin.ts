@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { parseUserData, signinSuccess, watchlistEvents } from '../../protocol/frames.js';
 import { userSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
+import { when } from '../adapter/adapter.js';
 import type { Connection, SignedInUser } from './connection.js';
 import type { WsContext } from './context.js';
 
@@ -34,33 +35,49 @@ export function signInAs(ctx: WsContext, conn: Connection, user: SignedInUser): 
   conn.user = user;
   conn.authorized = true;
   const cameOnline = ctx.adapter.signIn(conn);
+  const failed = (err: unknown) => ctx.logger.error({ err, app: app.id, socket_id: conn.socketId }, 'sign-in update failed');
   if (app.watchlistEvents && watchlist.length > 0) {
     ctx.adapter.watch(conn);
-    const online = watchlist.filter((id) => ctx.adapter.isOnline(app.id, id));
-    const offline = watchlist.filter((id) => !ctx.adapter.isOnline(app.id, id));
-    const events: Parameters<typeof watchlistEvents>[0] = [];
-    if (online.length) events.push({ name: 'online', user_ids: online });
-    if (offline.length) events.push({ name: 'offline', user_ids: offline });
-    conn.send(watchlistEvents(events));
+    when(
+      ctx.adapter.onlineUsers(app.id, watchlist),
+      (onlineIds) => {
+        const online = new Set(onlineIds);
+        const offline = watchlist.filter((id) => !online.has(id));
+        const events: Parameters<typeof watchlistEvents>[0] = [];
+        if (online.size) events.push({ name: 'online', user_ids: watchlist.filter((id) => online.has(id)) });
+        if (offline.length) events.push({ name: 'offline', user_ids: offline });
+        conn.send(watchlistEvents(events));
+      },
+      failed,
+    );
   }
-  if (cameOnline) {
-    ctx.events.emit({ type: 'user_connected', appId: app.id, userId: user.id, socketId: conn.socketId });
-    if (app.watchlistEvents) notifyWatchers(ctx, conn, 'online');
-  }
+  when(
+    cameOnline,
+    (came) => {
+      if (!came) return;
+      ctx.events.emit({ type: 'user_connected', appId: app.id, userId: user.id, socketId: conn.socketId });
+      if (app.watchlistEvents) notifyWatchers(ctx, conn, 'online');
+    },
+    failed,
+  );
 }
 
 /** Forgets a closing connection's sign-in; its watchers hear `offline` if it was the user's last. */
 export function signout(ctx: WsContext, conn: Connection): void {
-  if (!conn.user) return;
+  const user = conn.user;
+  if (!user) return;
   ctx.adapter.unwatch(conn);
-  if (!ctx.adapter.signOut(conn)) return;
-  ctx.events.emit({ type: 'user_disconnected', appId: conn.app.id, userId: conn.user.id, socketId: conn.socketId });
-  if (conn.app.watchlistEvents) notifyWatchers(ctx, conn, 'offline');
+  when(
+    ctx.adapter.signOut(conn),
+    (wentOffline) => {
+      if (!wentOffline) return;
+      ctx.events.emit({ type: 'user_disconnected', appId: conn.app.id, userId: user.id, socketId: conn.socketId });
+      if (conn.app.watchlistEvents) notifyWatchers(ctx, conn, 'offline');
+    },
+    (err) => ctx.logger.error({ err, app: conn.app.id, socket_id: conn.socketId }, 'sign-out failed'),
+  );
 }
 
 function notifyWatchers(ctx: WsContext, conn: Connection, name: 'online' | 'offline'): void {
-  const frame = watchlistEvents([{ name, user_ids: [conn.user!.id] }]);
-  for (const watcher of ctx.adapter.watchersOf(conn.app.id, conn.user!.id)) {
-    if (watcher !== conn) watcher.send(frame);
-  }
+  ctx.adapter.notifyWatchers(conn.app.id, conn.user!.id, watchlistEvents([{ name, user_ids: [conn.user!.id] }]), conn.socketId);
 }

@@ -10,9 +10,12 @@ import {
 } from '../../protocol/frames.js';
 import { channelKind, channelNameError, userChannel, type ChannelKind } from '../../protocol/names.js';
 import { channelSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
-import type { LeaveOutcome, PresenceMember } from '../channels/channels.js';
+import { when } from '../adapter/adapter.js';
+import type { JoinResult, LeaveOutcome, PresenceMember } from '../channels/channels.js';
+import type { AppConfig } from '../config/schema.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
+import { resume } from './dispatch.js';
 
 /**
  * The channel rules every protocol shares: a protocol parses its own packets, decides who may join
@@ -50,7 +53,7 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
   const { kind } = admission;
   if (admission.joined) return confirm(ctx, conn, channel, kind);
 
-  const verdict = authorize(ctx, conn, channel, kind, auth, channelData);
+  const verdict = authorize(conn, channel, kind, auth, channelData);
   if (!verdict.ok) {
     conn.error(verdict.code, verdict.message);
     if (verdict.code === ErrorCode.Unauthorized) conn.send(subscriptionError(channel, 401, verdict.message));
@@ -61,45 +64,71 @@ export function subscribe(ctx: WsContext, conn: Connection, channel: string, aut
 
 /** Sends the subscription's confirmation again, for a connection already in the channel. */
 export function confirm(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind): void {
-  conn.send(succeeded(ctx, conn, channel, kind));
+  if (kind.type !== 'presence') return conn.send(subscriptionSucceeded(channel));
+  when(ctx.adapter.presence(conn.app.id, channel), (members) => conn.send(subscriptionSucceeded(channel, members)), failed(ctx, conn));
 }
 
-/** An authorized connection joins: membership, presence, confirmation, cache, lifecycle events and counts. */
+/**
+ * An authorized connection joins: membership, presence, confirmation, cache, lifecycle events and
+ * counts. In a cluster the join is settled once the shared state has it; meanwhile the client's
+ * next frames wait so they keep their order.
+ */
 export function join(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined): void {
-  const { app } = conn;
-  if (kind.type !== 'public') conn.authorized = true;
+  const result = ctx.adapter.subscribe(conn, channel, member);
+  if (!(result instanceof Promise)) return joined(ctx, conn, channel, kind, member, result);
+  conn.hold();
+  result
+    .then((settled) => joined(ctx, conn, channel, kind, member, settled))
+    .catch(failed(ctx, conn))
+    .finally(() => resume(ctx, conn));
+}
 
-  const outcome = ctx.adapter.subscribe(conn, channel, member);
+/** The join is settled: confirm it to the client, tell the channel, emit the lifecycle events. */
+function joined(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined, result: JoinResult): void {
+  const { app } = conn;
+  if ('refused' in result) {
+    if (result.refused === 'full') conn.error(null, `Presence channel is full (max ${app.maxPresenceMembers} members)`);
+    if (result.refused === 'unavailable') conn.send(subscriptionError(channel, 503, 'Presence is unavailable: the cluster state cannot be reached'));
+    return;
+  }
+  if (kind.type !== 'public') conn.authorized = true;
   ctx.stats.subscribed(kind.type);
   conn.socket.cork(() => {
-    conn.send(succeeded(ctx, conn, channel, kind));
+    conn.send(subscriptionSucceeded(channel, result.presence));
     if (kind.cache) {
-      const cached = ctx.adapter.cached(app.id, channel);
+      const cached = result.cached;
       conn.send(cached ? channelEvent(cached.event, channel, JSON.stringify(cached.data)) : cacheMiss(channel));
       if (!cached) ctx.events.emit({ type: 'cache_miss', appId: app.id, channel });
     }
   });
-  if (outcome.occupied) ctx.events.emit({ type: 'channel_occupied', appId: app.id, channel });
-  if (member && outcome.memberAdded) {
+  if (result.occupied) ctx.events.emit({ type: 'channel_occupied', appId: app.id, channel });
+  if (member && result.memberAdded) {
     ctx.adapter.publish(app.id, channel, memberAdded(channel, member.id, member.info), conn.socketId);
     ctx.events.emit({ type: 'member_added', appId: app.id, channel, userId: member.id });
   }
   if (app.subscriptionCount && kind.type !== 'presence') {
-    ctx.counts.changed(app.id, channel, outcome.subscriptionCount, Date.now());
+    ctx.counts.changed(app.id, channel, result.subscriptionCount, Date.now());
   }
 }
 
 export function unsubscribe(ctx: WsContext, conn: Connection, channel: string): void {
   if (!conn.inChannel(channel)) return;
   const memberId = conn.presenceId(channel);
-  announceLeave(ctx, conn, channel, memberId, ctx.adapter.unsubscribe(conn, channel));
+  const { app } = conn;
+  when(ctx.adapter.unsubscribe(conn, channel), (outcome) => announceLeave(ctx, app, channel, conn.socketId, memberId, outcome), failed(ctx, conn));
 }
 
 /** Tells the channel that a connection left it, by unsubscribing or by closing. */
-export function announceLeave(ctx: WsContext, conn: Connection, channel: string, memberId: string | undefined, outcome: LeaveOutcome): void {
-  const { app } = conn;
+export function announceLeave(
+  ctx: WsContext,
+  app: AppConfig,
+  channel: string,
+  socketId: string,
+  memberId: string | undefined,
+  outcome: LeaveOutcome,
+): void {
   if (memberId !== undefined && outcome.memberRemoved) {
-    ctx.adapter.publish(app.id, channel, memberRemoved(channel, memberId), conn.socketId);
+    ctx.adapter.publish(app.id, channel, memberRemoved(channel, memberId), socketId);
     ctx.events.emit({ type: 'member_removed', appId: app.id, channel, userId: memberId });
   }
   if (outcome.vacated) ctx.events.emit({ type: 'channel_vacated', appId: app.id, channel });
@@ -108,15 +137,16 @@ export function announceLeave(ctx: WsContext, conn: Connection, channel: string,
   }
 }
 
-function succeeded(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind): string {
-  return kind.type === 'presence'
-    ? subscriptionSucceeded(channel, ctx.adapter.presence(conn.app.id, channel))
-    : subscriptionSucceeded(channel);
+/** A shared-state call that threw: logged, and the client told, instead of an unhandled rejection. */
+function failed(ctx: WsContext, conn: Connection): (err: unknown) => void {
+  return (err) => {
+    ctx.logger.error({ err, app: conn.app.id, socket_id: conn.socketId }, 'subscription update failed');
+    conn.error(null, 'Internal server error');
+  };
 }
 
-/** Verifies a Pusher `auth` signature (and `channel_data`) for the channel, then the presence limits. */
+/** Verifies a Pusher `auth` signature (and `channel_data`) for the channel, then the member's own limits. */
 export function authorize(
-  ctx: WsContext,
   conn: Connection,
   channel: string,
   kind: ChannelKind,
@@ -147,21 +177,19 @@ export function authorize(
         if (!parsed.ok) return unauthorized(parsed.message);
         member = { id: parsed.userId, info: parsed.userInfo };
       }
-      return presenceLimits(ctx, conn, channel, member);
+      return presenceLimits(conn, member);
     }
   }
 }
 
-export function presenceLimits(ctx: WsContext, conn: Connection, channel: string, member: PresenceMember): Authorized {
+/** The member's own limits; the channel's `maxPresenceMembers` is checked by the adapter, atomically with the join. */
+export function presenceLimits(conn: Connection, member: PresenceMember): Authorized {
   const { app } = conn;
   if (member.id === '' || member.id.length > app.maxPresenceUserIdLength) {
     return { ok: false, code: null, message: `Presence user_id must be 1 to ${app.maxPresenceUserIdLength} characters` };
   }
   if (member.info !== undefined && Buffer.byteLength(JSON.stringify(member.info)) > app.maxPresenceUserInfoSize) {
     return { ok: false, code: null, message: `Presence user_info exceeds ${app.maxPresenceUserInfoSize} bytes` };
-  }
-  if (!ctx.adapter.hasMember(app.id, channel, member.id) && ctx.adapter.memberCount(app.id, channel) >= app.maxPresenceMembers) {
-    return { ok: false, code: null, message: `Presence channel is full (max ${app.maxPresenceMembers} members)` };
   }
   return { ok: true, member };
 }

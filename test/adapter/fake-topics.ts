@@ -33,6 +33,10 @@ export class FakeTopics {
     return this.topics.get(topic)?.has(socket) ?? false;
   }
 
+  topicsOf(socket: FakeSocket): string[] {
+    return [...this.topics].filter(([, set]) => set.has(socket)).map(([topic]) => topic);
+  }
+
   /** uWS drops a closing socket from each of its topics. */
   close(socket: FakeSocket): void {
     for (const [topic, set] of this.topics) if (set.has(socket)) this.unsubscribe(topic, socket);
@@ -61,6 +65,9 @@ export class FakeSocket implements Socket {
   }
   isSubscribed(topic: string) {
     return this.topics.isSubscribed(topic, this);
+  }
+  getTopics() {
+    return this.topics.topicsOf(this);
   }
   publish(topic: string, message: string) {
     return this.topics.publish(topic, message, this);

@@ -82,6 +82,7 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
       },
       unsubscribe: (topic) => subscribers.get(topic)?.delete(conn.socketId) ?? false,
       isSubscribed: (topic) => subscribers.get(topic)?.has(conn.socketId) ?? false,
+      getTopics: () => [...subscribers].filter(([, set]) => set.has(conn.socketId)).map(([topic]) => topic),
       publish: (topic, frame) => (deliveries.push({ topic, frame, except: conn.socketId }), true),
       ping: () => 1,
       end: (code, reason) => {

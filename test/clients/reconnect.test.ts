@@ -85,7 +85,7 @@ async function expectResumed(h: TestHerald, c: Awaited<ReturnType<typeof signedI
   await rest.sendToUser('7', 'hello', { again: true });
   expect(await personal.next()).toEqual({ again: true });
   expect(h.herald.adapter.connectionCount()).toBe(1);
-  expect(h.herald.adapter.presence('app-id', 'presence-chat.1').ids).toEqual(['7']);
+  expect((await h.herald.adapter.presence('app-id', 'presence-chat.1')).ids).toEqual(['7']);
 }
 
 it('a 4200 close from a running server: pusher-js reconnects at once, signs in and re-subscribes', async () => {

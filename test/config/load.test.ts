@@ -209,6 +209,16 @@ describe('Laravel .env', () => {
     ]);
   });
 
+  it('cluster deadlines: defaults, fractional seconds from env, refusals', () => {
+    const defaults = loadConfig({ env: {} }).config;
+    expect([defaults.redisNodeTimeout, defaults.redisPresenceTimeout, defaults.redisQueueSize]).toEqual([30, 5, 10_000]);
+    const env = { HERALD_REDIS_NODE_TIMEOUT: '1.5', HERALD_REDIS_PRESENCE_TIMEOUT: '0.25', HERALD_REDIS_QUEUE_SIZE: '0' };
+    const fast = loadConfig({ env }).config;
+    expect([fast.redisNodeTimeout, fast.redisPresenceTimeout, fast.redisQueueSize]).toEqual([1.5, 0.25, 0]);
+    expect(errorsOf({ env: { HERALD_REDIS_NODE_TIMEOUT: '0' } }).join('\n')).toMatch(/redisNodeTimeout/);
+    expect(errorsOf({ env: { HERALD_REDIS_QUEUE_SIZE: '1.5' } }).join('\n')).toMatch(/redisQueueSize/);
+  });
+
   it('--redis wins over HERALD_REDIS_URL; a URL without a redis scheme is refused', () => {
     const env = { HERALD_REDIS_URL: 'redis://127.0.0.1:1/0' };
     expect(loadConfig({ env }).config.redisUrl).toBe('redis://127.0.0.1:1/0');

@@ -98,7 +98,7 @@ describe('clients that vanish', () => {
     await sleep(AUTH_DELAY_MS + 200);
     expect(h.herald.adapter.connectionCount()).toBe(0);
     expect((await h.herald.adapter.channelInfo('app-id', 'private-room.1')).subscriptionCount).toBe(0);
-    expect(h.herald.adapter.memberCount('app-id', 'presence-room.2')).toBe(0);
+    expect(await h.herald.adapter.users('app-id', 'presence-room.2')).toEqual([]);
     await canaryStillWorks();
   });
 
@@ -112,7 +112,7 @@ describe('clients that vanish', () => {
     const deadline = Date.now() + 5000;
     while (!slowAuth.requests.slice(before).some((r) => r.socketId === socket.id) && Date.now() < deadline) await sleep(10);
     await sleep(100);
-    expect(h.herald.adapter.memberCount('app-id', 'presence-room.3')).toBe(0);
+    expect(await h.herald.adapter.users('app-id', 'presence-room.3')).toEqual([]);
     expect((await h.herald.adapter.channelInfo('app-id', 'presence-room.3')).subscriptionCount).toBe(0);
   });
 

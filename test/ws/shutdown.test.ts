@@ -31,6 +31,9 @@ describe('graceful stop', () => {
     const cd = '{"user_id":"1"}';
     await subscribeOk(clients[2]!.client, 'presence-busy', privateAuth(h, clients[2]!.socketId, 'presence-busy', cd), cd);
 
+    // The probe's keep-alive connection is open before the stop: on a loaded box a new TCP
+    // connection may not be accepted before the listener closes.
+    expect((await fetch(`${h.url}/ready`)).status).toBe(200);
     const stopping = h.stop();
     // While draining the readiness probe fails, so a load balancer stops sending clients here.
     const ready = await fetch(`${h.url}/ready`);

@@ -1,0 +1,95 @@
+/**
+ * What a phase cost Redis, from `INFO` deltas: commands executed (the round trips nodes make, as
+ * pipelined commands count one each), bytes in and out (pub/sub deliveries included), and CPU from
+ * /proc. A bare RESP exchange on node:net keeps the harness free of a Redis client library.
+ */
+import net from 'node:net';
+import { TARGET_HOST } from './common.js';
+import { CpuMeter } from './proc.js';
+
+export interface RedisCounters {
+  commands: number;
+  /** Calls per command name (`evalsha`, `publish`, …). */
+  byCommand: Map<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  /** Size of this INFO reply, which the next reading's bytesOut includes. */
+  replyBytes: number;
+}
+
+const INFO_REQUEST = '*2\r\n$4\r\nINFO\r\n$3\r\nall\r\n';
+
+/** `INFO` parsed into counters: every `cmdstat_*` calls= summed, and the network totals. */
+export async function redisCounters(port: number): Promise<RedisCounters> {
+  const { text, replyBytes } = await info(port);
+  let commands = 0;
+  const byCommand = new Map<string, number>();
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    commands += Number(m[2]);
+    byCommand.set(m[1]!, Number(m[2]));
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { commands, byCommand, bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes'), replyBytes };
+}
+
+function info(port: number): Promise<{ text: string; replyBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: TARGET_HOST, port });
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5000, () => socket.destroy(new Error('INFO timed out')));
+    socket.on('connect', () => socket.write(INFO_REQUEST));
+    socket.on('data', (b: Buffer) => {
+      chunks.push(b);
+      const all = Buffer.concat(chunks);
+      const eol = all.indexOf('\r\n');
+      if (eol < 0) return;
+      const len = Number(all.subarray(1, eol).toString());
+      if (all.length >= eol + 2 + len + 2) {
+        socket.end();
+        resolve({ text: all.subarray(eol + 2, eol + 2 + len).toString(), replyBytes: eol + 2 + len + 2 });
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+export interface RedisPhase {
+  cpuMs: number;
+  commands: number;
+  /** Calls per command name in the phase, the meter's one INFO left out. */
+  byCommand: Map<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Start of a measured phase on Redis; `read()` gives the deltas. */
+export class RedisMeter {
+  private constructor(
+    private readonly port: number,
+    private readonly cpu: CpuMeter,
+    private readonly start: RedisCounters,
+  ) {}
+
+  static async begin(port: number, pid: number): Promise<RedisMeter> {
+    const cpu = new CpuMeter(pid);
+    return new RedisMeter(port, cpu, await redisCounters(port));
+  }
+
+  async read(): Promise<RedisPhase> {
+    const cpuMs = this.cpu.read().cpuMs;
+    const end = await redisCounters(this.port);
+    const byCommand = new Map<string, number>();
+    for (const [name, calls] of end.byCommand) {
+      const n = calls - (this.start.byCommand.get(name) ?? 0) - (name === 'info' ? 1 : 0);
+      if (n > 0) byCommand.set(name, n);
+    }
+    return {
+      byCommand,
+      cpuMs,
+      // Without the meter's own traffic: one INFO command, its request, the first INFO's reply.
+      commands: end.commands - this.start.commands - 1,
+      bytesIn: end.bytesIn - this.start.bytesIn - INFO_REQUEST.length,
+      bytesOut: end.bytesOut - this.start.bytesOut - this.start.replyBytes,
+    };
+  }
+}

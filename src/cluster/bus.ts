@@ -1,0 +1,141 @@
+import type { Logger } from 'pino';
+import type { Stats } from '../metrics/stats.js';
+import type { ClusterKeys } from './keys.js';
+import type { RedisLink } from './redis-link.js';
+
+/** What other nodes send: one message per event and channel, whatever the number of subscribers. */
+export type BusMessage =
+  | { kind: 'publish'; channel: string; except: string; frame: string }
+  | { kind: 'watchers'; userId: string; except: string; frame: string }
+  | { kind: 'terminate'; userId: string; code: number; message: string };
+
+export type BusHandler = (appId: string, message: BusMessage) => void;
+
+/**
+ * How long messages gather before one PUBLISH takes them: each PUBLISH costs a socket write on
+ * this node and a wake-up on every node, so under load a millisecond of latency buys several
+ * events per write.
+ */
+const BATCH_WINDOW_MS = 1;
+
+/**
+ * The fan-out bus: one pub/sub channel per app (`{prefix}{appId}:bus`). Messages made within
+ * `BATCH_WINDOW_MS` travel in one PUBLISH (at most one per event and channel, fewer under
+ * load: each node then wakes once per batch instead of once per event). A batch carries the
+ * sending node's id; a node skips its own, having delivered them locally already. One connection
+ * publishes, so a node's messages arrive everywhere in the order it sent them.
+ *
+ * While Redis is away, messages wait in a bounded queue (`redisQueueSize`; the oldest are dropped
+ * and counted) and go out, in order, right behind the node's rewrite on reconnect.
+ */
+export class ClusterBus {
+  private readonly queue: [channel: string, record: string][] = [];
+  private readonly appOf = new Map<string, string>();
+  /** Bus channel → records to send when the window closes. */
+  private readonly batches = new Map<string, string[]>();
+  private batchTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keys: ClusterKeys,
+    private readonly queueSize: number,
+    private readonly stats: Stats,
+    private readonly logger: Logger,
+    private readonly node: () => string,
+  ) {}
+
+  /** Subscribes to every app's bus; ioredis subscribes again after each reconnect. */
+  async listen(appIds: readonly string[], handler: BusHandler): Promise<void> {
+    for (const appId of appIds) this.appOf.set(this.keys.bus(appId), appId);
+    this.link.sub.on('message', (channel: string, raw: string) => {
+      const appId = this.appOf.get(channel);
+      if (appId !== undefined) decode(raw, this.node(), (message) => handler(appId, message));
+    });
+    await this.link.sub.subscribe(...this.appOf.keys());
+  }
+
+  publish(appId: string, channel: string, frame: string, except = ''): void {
+    this.send(this.keys.bus(appId), record('p', channel, except, frame));
+  }
+
+  toWatchers(appId: string, userId: string, frame: string, except = ''): void {
+    this.send(this.keys.bus(appId), record('w', JSON.stringify(userId), except, frame));
+  }
+
+  terminate(appId: string, userId: string, code: number, message: string): void {
+    this.send(this.keys.bus(appId), record('t', JSON.stringify(userId), String(code), message));
+  }
+
+  /** Sends what was queued during an outage (called right after the node's rewrite is sent). */
+  flush(): void {
+    const held = this.queue.splice(0);
+    if (held.length > 0) this.logger.info({ messages: held.length }, 'redis back: sending queued cross-node messages');
+    for (const [channel, message] of held) this.send(channel, message);
+  }
+
+  private send(channel: string, message: string): void {
+    if (!this.link.isReady) return this.hold(channel, message);
+    const batch = this.batches.get(channel);
+    if (batch) batch.push(message);
+    else this.batches.set(channel, [message]);
+    this.batchTimer ??= setTimeout(this.sendBatches, BATCH_WINDOW_MS);
+  }
+
+  /** Sends the open batches now (before a graceful stop closes the connection). */
+  readonly sendBatches = (): void => {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const node = this.node();
+    for (const [channel, records] of this.batches) {
+      this.link.cmd.publish(channel, `${node}\n${records.join('')}`).catch(() => this.dropped(records.length));
+    }
+    this.batches.clear();
+  };
+
+  private hold(channel: string, message: string): void {
+    if (this.queueSize === 0) return this.dropped(1);
+    if (this.queue.length >= this.queueSize) {
+      this.queue.shift();
+      this.dropped(1);
+    }
+    this.queue.push([channel, message]);
+  }
+
+  private dropped(count: number): void {
+    // Logged on the first drop and then once per 1000, not once per message.
+    if (Math.floor(this.stats.redisDropped / 1000) !== Math.floor((this.stats.redisDropped + count) / 1000) || this.stats.redisDropped === 0) {
+      this.logger.warn({ dropped: this.stats.redisDropped + count }, 'cross-node messages dropped while redis is unavailable');
+    }
+    this.stats.redisDropped += count;
+  }
+}
+
+/**
+ * `{kind}{first}\n{second}\n{payload length}\n{payload}`: the payload is length-prefixed so it may
+ * hold anything; `first` (a channel name or a JSON user id) and `second` (a socket id or a close
+ * code) never contain a newline.
+ */
+const record = (kind: 'p' | 'w' | 't', first: string, second: string, payload: string): string =>
+  `${kind}${first}\n${second}\n${payload.length}\n${payload}`;
+
+/** Hands each message of a batch to `deliver`, unless the batch is this node's own. */
+function decode(raw: string, self: string, deliver: (message: BusMessage) => void): void {
+  const head = raw.indexOf('\n');
+  if (head === -1 || raw.slice(0, head) === self) return;
+  let at = head + 1;
+  while (at < raw.length) {
+    const a = raw.indexOf('\n', at + 1);
+    const b = raw.indexOf('\n', a + 1);
+    const c = raw.indexOf('\n', b + 1);
+    if (a === -1 || b === -1 || c === -1) return;
+    const first = raw.slice(at + 1, a);
+    const second = raw.slice(a + 1, b);
+    const end = c + 1 + Number(raw.slice(b + 1, c));
+    const payload = raw.slice(c + 1, end);
+    const kind = raw[at];
+    at = end;
+    if (kind === 'p') deliver({ kind: 'publish', channel: first, except: second, frame: payload });
+    else if (kind === 'w') deliver({ kind: 'watchers', userId: JSON.parse(first) as string, except: second, frame: payload });
+    else if (kind === 't') deliver({ kind: 'terminate', userId: JSON.parse(first) as string, code: Number(second), message: payload });
+  }
+}
