@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeExpositions } from '../../src/metrics/merge.js';
 import { freePort } from '../helpers/net.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { until } from '../ws/helpers.js';
+import type { TestHerald } from '../helpers/herald.js';
+import { trigger, until } from '../ws/helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
@@ -86,6 +87,17 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
       // The kernel spreads connections over the SO_REUSEPORT group: 24 on one worker has odds of 2^-23.
       expect(perWorker.get('0')).toBeGreaterThan(0);
       expect(perWorker.get('1')).toBeGreaterThan(0);
+    });
+
+    it('an event triggered on one worker reaches subscribers on both, through Redis', async () => {
+      const frame = JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'news' } });
+      for (const c of clients) c.ws.send(frame);
+      await Promise.all(clients.map((c) => c.next('pusher_internal:subscription_succeeded')));
+      // The REST call lands on one worker; about half the subscribers are on the other.
+      const h = { app: { id: 'app-id', key: 'app-key', secret: 'app-secret' }, url: `http://127.0.0.1:${port}` } as TestHerald;
+      await trigger(h, 'news', 'headline', '{"n":1}');
+      const got = await Promise.all(clients.map((c) => c.next('headline')));
+      expect(got.map((f) => f.data)).toEqual(clients.map(() => '{"n":1}'));
     });
 
     it('a worker killed with SIGKILL is restarted', async () => {
