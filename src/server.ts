@@ -9,6 +9,7 @@ import type { HeraldConfig } from './config/schema.js';
 import { Lifecycle } from './events/lifecycle.js';
 import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js';
 import { Stats } from './metrics/stats.js';
+import { TrustedProxies } from './transport/forwarded.js';
 import { Transport } from './transport/uws.js';
 import type { WsContext } from './ws/context.js';
 import { monotonicMs } from './ws/clock.js';
@@ -43,6 +44,9 @@ export async function startServer(config: HeraldConfig, logger: Logger): Promise
     maxPayloadLength: config.maxPayloadLength,
     maxBackpressure: config.maxBackpressure,
     maxBodyBytes: config.maxRequestSize,
+    maxDrainBytes: config.drainLimit,
+    drainTimeoutMs: config.drainTimeout * 1000,
+    trustedProxies: config.apps.some((app) => app.requireTls) ? new TrustedProxies(config.trustedProxies) : undefined,
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
   const adapter = new LocalAdapter(transport, stats);

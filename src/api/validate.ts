@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { channelKind, channelNameError, eventNameError, isValidSocketId } from '../../protocol/names.js';
 import type { AppConfig } from '../config/schema.js';
@@ -32,12 +33,20 @@ export const CHANNEL_INFO: readonly InfoAttribute[] = ['user_count', 'subscripti
 
 // ---- JSON body and query ------------------------------------------------------------------
 
+/** Deeper than any real payload; JSON.parse's cost per byte climbs with depth, so the cap bounds it. */
+export const MAX_JSON_DEPTH = 1000;
+
 /**
  * The body as a JSON object. An empty body is `{}` (parameters may come from the query string
- * instead, section 6.1).
+ * instead, section 6.1). Not UTF-8 → 400: decoding would swap bad bytes for U+FFFD, and
+ * subscribers would get an event nobody sent.
  */
 export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
   if (body.length === 0) return { ok: true, value: {} };
+  if (!isUtf8(body)) return refuse('Request body is not valid UTF-8');
+  if (body.length > MAX_JSON_DEPTH && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+    return refuse(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -50,55 +59,62 @@ export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
   return { ok: true, value: parsed as Record<string, unknown> };
 }
 
-const TRIGGER_QUERY_FIELDS = new Set(['name', 'data', 'channel', 'channels', 'socket_id', 'info']);
-const TRIGGER_FIELD_IN_QUERY = /(?:^|&)(?:name|data|channels?|socket_id|info)(?:[=&[%]|$)/;
+/** One pass over the bytes, skipping strings: whether arrays/objects nest deeper than `max`. */
+function nestedDeeperThan(body: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+const TRIGGER_QUERY_FIELDS = ['name', 'data', 'channel', 'channels', 'socket_id', 'info'] as const;
 
 /**
- * Trigger fields given in the query string (`channels[]=a&channels[]=b`, section 6.1); unlike
- * `parseQuery`, array params stay arrays because channel names may contain ','.
+ * Trigger fields given in the signed query string (`channels[]=a&channels[]=b` or
+ * `channels=a,b`, section 6.1), from the same parse the signature was checked on. An array
+ * param stays an array (no value of one holds ','), so `name[]=x` is refused as not a string.
  */
-export function triggerQueryFields(rawQuery: string): Record<string, string | string[]> {
+export function triggerQueryFields(params: Record<string, string>, arrays: ReadonlySet<string> | undefined): Record<string, string | string[]> {
   const fields: Record<string, string | string[]> = Object.create(null);
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    let key = decode(eq === -1 ? part : part.slice(0, eq));
-    const value = eq === -1 ? '' : decode(part.slice(eq + 1));
-    const array = /^(.+)\[\d*\]$/.exec(key);
-    if (array) key = array[1]!;
-    if (!TRIGGER_QUERY_FIELDS.has(key)) continue;
-    if (array || key === 'channels') {
-      const previous = fields[key];
-      const values = key === 'channels' && !array ? value.split(',') : [value];
-      fields[key] = Array.isArray(previous) ? [...previous, ...values] : values;
-    } else {
-      fields[key] = value;
-    }
+  for (const key of TRIGGER_QUERY_FIELDS) {
+    const value = params[key];
+    if (value === undefined) continue;
+    fields[key] = key === 'channels' || (key !== 'info' && arrays?.has(key)) ? value.split(',') : value;
   }
   return fields;
 }
 
 /** Body wins field by field; a body naming its channel(s) in either form overrides both query forms. */
-export function mergeTriggerQuery(body: Record<string, unknown>, rawQuery: string): Record<string, unknown> {
-  // Almost every call carries only auth_* and body_md5: skip the second parse for those.
-  if (!TRIGGER_FIELD_IN_QUERY.test(rawQuery)) return body;
-  const query = triggerQueryFields(rawQuery);
-  if (Object.keys(query).length === 0) return body;
+export function mergeTriggerQuery(
+  body: Record<string, unknown>,
+  params: Record<string, string>,
+  arrays: ReadonlySet<string> | undefined,
+): Record<string, unknown> {
+  const query = triggerQueryFields(params, arrays);
+  // Almost every call carries only auth_* and body_md5: nothing to merge.
+  let any = false;
+  for (const _ in query) {
+    any = true;
+    break;
+  }
+  if (!any) return body;
   if (body.channel !== undefined || body.channels !== undefined) {
     delete query.channel;
     delete query.channels;
   }
-  if (Array.isArray(query.info)) query.info = query.info.join(',');
   return { ...query, ...body };
-}
-
-function decode(s: string): string {
-  if (!s.includes('%') && !s.includes('+')) return s;
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return s;
-  }
 }
 
 // ---- shapes (zod) ---------------------------------------------------------------------------
