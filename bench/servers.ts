@@ -87,7 +87,7 @@ interface Spec {
   cleanup?: () => void;
 }
 
-async function specFor(target: TargetName, port: number): Promise<Spec> {
+async function specFor(target: TargetName, port: number, heraldConfig: Record<string, unknown> = {}): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -110,6 +110,7 @@ async function specFor(target: TargetName, port: number): Promise<Spec> {
           ],
           metricsEnabled: false,
           logLevel: 'warn',
+          ...heraldConfig,
         }),
       );
       return {
@@ -165,10 +166,10 @@ const TAIL = 64 * 1024;
 
 export async function startServer(
   target: TargetName,
-  opts: { core: number | null; logName: string; nodeFlags?: string[] },
+  opts: { core: number | null; logName: string; nodeFlags?: string[]; heraldConfig?: Record<string, unknown> },
 ): Promise<ServerHandle> {
   const port = await freePort();
-  const spec = await specFor(target, port);
+  const spec = await specFor(target, port, opts.heraldConfig);
   const [cmd, args] = pinned(opts.core, spec.cmd, [...(opts.nodeFlags ?? []), ...spec.args]);
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = createWriteStream(join(LOG_DIR, `${opts.logName}.log`));
