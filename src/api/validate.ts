@@ -44,7 +44,7 @@ export const MAX_JSON_DEPTH = 1000;
 export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
   if (body.length === 0) return { ok: true, value: {} };
   if (!isUtf8(body)) return refuse('Request body is not valid UTF-8');
-  if (body.length > MAX_JSON_DEPTH && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+  if (body.length > MAX_JSON_DEPTH && openers(body) > MAX_JSON_DEPTH && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
     return refuse(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   let parsed: unknown;
@@ -57,6 +57,14 @@ export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
     return refuse('Request body must be a JSON object');
   }
   return { ok: true, value: parsed as Record<string, unknown> };
+}
+
+/** '[' and '{' bytes, counted natively: a body with few of them cannot nest deep, and is not scanned. */
+function openers(body: Buffer): number {
+  let n = 0;
+  for (let i = body.indexOf(0x7b); i !== -1 && n <= MAX_JSON_DEPTH; i = body.indexOf(0x7b, i + 1)) n++;
+  for (let i = body.indexOf(0x5b); i !== -1 && n <= MAX_JSON_DEPTH; i = body.indexOf(0x5b, i + 1)) n++;
+  return n;
 }
 
 /** One pass over the bytes, skipping strings: whether arrays/objects nest deeper than `max`. */
