@@ -229,24 +229,23 @@ export function parseInfo(raw: string | null | undefined, allowed: readonly Info
 interface EventFields {
   name: string;
   data?: unknown;
-  channels: string[];
   socket_id?: string | null | undefined;
   info?: string | null | undefined;
 }
 
 /** The rules shared by `/events` and every `/batch_events` item; 400s first, then the 413 on data. */
-function checkEvent(fields: EventFields, app: AppConfig): Valid<EventToPublish> {
+function checkEvent(fields: EventFields, requested: string[], app: AppConfig): Valid<EventToPublish> {
   const badName = checkEventName(fields.name, app);
   if (badName) return badName;
-  if (fields.channels.length === 0) return refuse('Missing channel or channels');
-  if (fields.channels.length > app.maxChannelsPerTrigger) {
-    return refuse(`Too many channels: ${fields.channels.length} (max ${app.maxChannelsPerTrigger})`);
+  if (requested.length === 0) return refuse('Missing channel or channels');
+  if (requested.length > app.maxChannelsPerTrigger) {
+    return refuse(`Too many channels: ${requested.length} (max ${app.maxChannelsPerTrigger})`);
   }
-  for (const channel of fields.channels) {
+  for (const channel of requested) {
     const bad = checkChannelName(channel, app);
     if (bad) return bad;
   }
-  const channels = fields.channels.length === 1 ? fields.channels : [...new Set(fields.channels)];
+  const channels = requested.length === 1 ? requested : [...new Set(requested)];
   if (channels.length > 1 && channels.some((c) => channelKind(c).type === 'encrypted')) {
     return refuse('Encrypted channels cannot be triggered to together with other channels');
   }
@@ -271,7 +270,7 @@ export function validateTrigger(input: Record<string, unknown>, app: AppConfig):
   }
   // Reverb's rule: `channels` when given, else the single `channel`.
   const channels = v.channels ?? (v.channel === undefined || v.channel === null ? [] : [v.channel]);
-  return checkEvent({ name: v.name, data: v.data, channels, socket_id: v.socket_id, info: v.info }, app);
+  return checkEvent(v, channels, app);
 }
 
 /**
@@ -306,7 +305,7 @@ export function validateBatch(input: Record<string, unknown>, app: AppConfig): V
   const events: EventToPublish[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const item = batchItemShape(list[i]) ?? shaped(BatchItemShape, list[i]);
-    const checked = item.ok ? checkEvent({ name: item.value.name, data: item.value.data, channels: [item.value.channel], socket_id: item.value.socket_id, info: item.value.info }, app) : item;
+    const checked = item.ok ? checkEvent(item.value, [item.value.channel], app) : item;
     if (!checked.ok) return { ...checked, error: `batch[${i}]: ${checked.error}` };
     events[i] = checked.value;
   }
