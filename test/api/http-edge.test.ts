@@ -224,6 +224,7 @@ describe('early refusals are readable, then the body is drained', () => {
     ['404 for an unknown app', '/apps/nope/events?auth_key=x', 404, 'Unknown app id: nope'],
     ['404 for an unknown route', '/nowhere', 404, 'Not found'],
     ['405 for a known route', `/apps/${APP.id}/channels`, 405, 'Method not allowed'],
+    ['404 while the broadcast API is off (no apiKeys)', '/api/broadcast', 404, 'Not found'],
   ])('%s before any body byte, then the body is drained and the connection kept', async (_, path, status, error) => {
     const size = 40 * 1024;
     const conn = await RawHttp.connect(h.port);
