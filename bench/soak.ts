@@ -234,7 +234,9 @@ async function main(): Promise<void> {
   });
   log(`herald pid ${server.pid} on port ${server.port}, metrics on ${metricsPort}`);
   const pop = new Population(server.port);
-  const rest = new RestClient({ host: TARGET_HOST, port: server.port, connections: 4 });
+  // One keep-alive connection, never idle for uWS's 10 s HTTP timeout: a pool connection left idle
+  // that long can be closed by the server just as a request is written (ECONNRESET).
+  const rest = new RestClient({ host: TARGET_HOST, port: server.port, connections: 1 });
   const samples: Sample[] = [];
   const started = Date.now();
   const minute = () => (Date.now() - started) / 60_000;
