@@ -78,6 +78,8 @@ const PRIVATE_CHANNELS = 500;
 const PRESENCE_CHANNELS = 100;
 /** A leaving connection stays open this long, so everything sent before it left can arrive. */
 const LEAVE_GRACE_MS = 5000;
+/** A message not delivered this long after it was sent counts as lost. */
+const DELIVERY_BOUND_MS = 30_000;
 
 interface Sub {
   channel: string;
@@ -149,14 +151,17 @@ class Population {
     this.opened++;
   }
 
-  /** Stops counting it as a recipient now; closes it and checks its count after the grace period. */
-  leave(member: Member): Promise<void> {
+  /**
+   * Stops counting it as a recipient now; after the grace period, waits (up to DELIVERY_BOUND_MS,
+   * for a loaded box) until it has everything it is owed, then checks its count and closes it.
+   */
+  async leave(member: Member): Promise<void> {
     this.forget(member);
-    return sleep(LEAVE_GRACE_MS).then(() => {
-      this.check(member);
-      member.conn.close();
-      this.byConn.delete(member.conn);
-    });
+    await sleep(LEAVE_GRACE_MS);
+    for (const deadline = Date.now() + DELIVERY_BOUND_MS; member.conn.received < member.expected && Date.now() < deadline; ) await sleep(100);
+    this.check(member);
+    member.conn.close();
+    this.byConn.delete(member.conn);
   }
 
   /** A message to `channel` is now on its way to each live member except `sender`. */
@@ -304,7 +309,8 @@ async function main(): Promise<void> {
     if (failure) throw failure;
     log('load stopped; waiting for the last deliveries and leaving connections');
     await Promise.all(leaving);
-    await sleep(LEAVE_GRACE_MS);
+    const owed = () => pop.bySlot.some((m) => m && m.conn.received < m.expected);
+    for (const deadline = Date.now() + DELIVERY_BOUND_MS; owed() && Date.now() < deadline; ) await sleep(100);
     for (const m of pop.bySlot) if (m) pop.check(m);
     if (pop.lost.length > 0) throw new LostMessagesError(pop.lost.join('; '));
     if (!server.alive()) throw new Error(`herald died:\n${server.output().slice(-2000)}`);
