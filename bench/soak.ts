@@ -231,12 +231,21 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const log = (msg: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   if (o.build) spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
-  const metricsPort = await freePort();
-  const server = await startServer('herald', {
-    core: null,
-    logName: `soak-${Date.now()}`,
-    heraldConfig: { metricsEnabled: true, metricsHost: TARGET_HOST, metricsPort },
-  });
+  // Two free ports picked one after the other can be the same one: then Herald cannot start; retry.
+  let metricsPort = 0;
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  for (let attempt = 1; !server; attempt++) {
+    metricsPort = await freePort();
+    try {
+      server = await startServer('herald', {
+        core: null,
+        logName: `soak-${Date.now()}`,
+        heraldConfig: { metricsEnabled: true, metricsHost: TARGET_HOST, metricsPort },
+      });
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
   log(`herald pid ${server.pid} on port ${server.port}, metrics on ${metricsPort}`);
   const pop = new Population(server.port);
   // One keep-alive connection, never idle for uWS's 10 s HTTP timeout: a pool connection left idle
