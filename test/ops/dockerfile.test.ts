@@ -236,7 +236,8 @@ describe('the Dockerfile commands, outside Docker', () => {
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
     const logged = (msg: RegExp) => logs.find((l) => typeof l.msg === 'string' && msg.test(l.msg));
-    await expect.poll(() => child!.exitCode ?? logged(/^Prometheus metrics on/), { timeout: 15_000 }).toBeTypeOf('object');
+    // Both lines: they can reach this process in separate chunks.
+    await expect.poll(() => child!.exitCode ?? (logged(/^Prometheus metrics on/) && logged(/^Herald listening/)), { timeout: 15_000 }).toBeTypeOf('object');
     const port = logged(/^Herald listening/)!.port as number;
     const metricsPort = logged(/^Prometheus metrics on/)!.port as number;
     expect(port).toBeGreaterThan(0);
