@@ -240,9 +240,12 @@ function goalLines(o: Options, list: Case[], records: RunRecord[]): string[] {
     const h = medianOf(records, g.caseName, 'herald', g.metric);
     const p = medianOf(records, g.caseName, g.peer, g.metric);
     const r = g.peerOverHerald ? p / h : h / p;
-    const ok = Number.isFinite(r) && (g.op === '<=' ? r <= g.limit : r >= g.limit);
+    const limit =
+      typeof g.limit === 'number' ? g.limit : medianOf(records, g.caseName, 'herald', g.limit) / medianOf(records, g.caseName, g.peer, g.limit);
+    const limitText = typeof g.limit === 'number' ? String(g.limit) : `herald/${g.peer} ${g.limit} = ${Number.isFinite(limit) ? limit.toFixed(2) : 'n/a'}`;
+    const ok = Number.isFinite(r) && Number.isFinite(limit) && (g.op === '<=' ? r <= limit : r >= limit);
     const ratio = g.peerOverHerald ? `${g.peer}/herald` : `herald/${g.peer}`;
-    out.push(`- ${ok ? 'PASS' : 'MISS'} ${g.caseName}: ${g.text} — ${ratio} ${g.metric} = ${Number.isFinite(r) ? r.toFixed(2) : 'n/a'} (needs ${g.op} ${g.limit})`);
+    out.push(`- ${ok ? 'PASS' : 'MISS'} ${g.caseName}: ${g.text} — ${ratio} ${g.metric} = ${Number.isFinite(r) ? r.toFixed(2) : 'n/a'} (needs ${g.op} ${limitText})`);
   }
   return out;
 }

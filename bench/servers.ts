@@ -108,7 +108,7 @@ interface Spec {
 }
 
 /** Herald's bench config, written into `dir`; returns the file. */
-function heraldConfig(dir: string, redisUrl?: string): string {
+function heraldConfig(dir: string, extra: Record<string, unknown>): string {
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
@@ -127,13 +127,13 @@ function heraldConfig(dir: string, redisUrl?: string): string {
       ],
       metricsEnabled: false,
       logLevel: 'warn',
-      ...(redisUrl ? { redisUrl } : {}),
+      ...extra,
     }),
   );
   return config;
 }
 
-async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, root: Root, redisUrl?: string): Promise<Spec> {
+async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -141,7 +141,7 @@ async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, ro
       return {
         cmd: process.execPath,
         // Started as the Dockerfile and `npm start` start it (README, Memory).
-        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', heraldConfig(dir, redisUrl)],
+        args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', heraldConfig(dir, extra)],
         cwd: ROOT,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
@@ -150,7 +150,7 @@ async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, ro
       // The same start inside the root, with its own Node and node_modules (so its own uWebSockets.js).
       if (!existsSync(join(root.dir, 'herald', 'dist', 'src', 'cli.js'))) throw new Error(`no built Herald in ${root.dir}/herald: run .ci/node24 first`);
       const dir = mkdtempSync(join(root.dir, 'tmp', 'herald-bench-'));
-      const config = `/${relative(root.dir, heraldConfig(dir))}`;
+      const config = `/${relative(root.dir, heraldConfig(dir, extra))}`;
       const shell = [root.dir, '/bin/sh', '-c', `cd /herald && exec ${root.node} "$@"`, 'sh'];
       return {
         cmd: 'chroot',
@@ -207,6 +207,8 @@ export interface StartOptions {
   logName: string;
   nodeFlags?: string[];
   root?: Root;
+  /** Options written into Herald's bench config on top of the defaults (e.g. metrics for the soak). */
+  heraldConfig?: Record<string, unknown>;
 }
 
 export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
@@ -252,7 +254,7 @@ async function startCluster(opts: StartOptions): Promise<ServerHandle> {
 
 async function startOne(target: Exclude<TargetName, 'herald-3'>, opts: StartOptions, redisUrl?: string): Promise<ServerHandle> {
   const port = await freePort();
-  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, redisUrl), opts);
+  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...(redisUrl ? { redisUrl } : {}) }), opts);
 }
 
 async function startProcess(target: TargetName, port: number, spec: Spec, opts: StartOptions): Promise<ServerHandle> {

@@ -79,8 +79,15 @@ export function parseClientFrame(text: string): ParseResult {
   if (typeof channel !== 'string') return { ok: false, code: null, message: 'Client event requires a channel' };
   // pusher-js always sends data; a missing member is relayed as JSON null.
   const value = data === undefined ? null : data;
-  const envelopeOnly = data !== undefined && Object.keys(message).length === 3;
+  const envelopeOnly = data !== undefined && memberCount(message) === 3;
   return { ok: true, frame: { kind: 'client-event', event, channel, data: value, text, envelopeOnly } };
+}
+
+/** `Object.keys(o).length` without the array: this runs once per relayed client event. */
+function memberCount(o: object): number {
+  let n = 0;
+  for (const _ in o) n++;
+  return n;
 }
 
 /** Old protocol drafts send `data` as a JSON string holding the object (section 1.6). */

@@ -2,6 +2,9 @@
 
 const ARRAY_KEY = /^(.+)\[\d*\]$/;
 
+/** The names section 6.8 gives meaning to: each must appear once, spelled exactly, never as an array. */
+const SIGNING_PARAMS: ReadonlySet<string> = new Set(['auth_key', 'auth_signature', 'auth_timestamp', 'auth_version', 'body_md5']);
+
 /**
  * Null prototype so keys like `__proto__` or `constructor` are plain data; a constructor (as Node's
  * querystring does) rather than `Object.create(null)`, whose objects start in slow dictionary mode.
@@ -10,8 +13,11 @@ const Params = function () {} as unknown as new () => Record<string, string>;
 Params.prototype = Object.create(null);
 
 export interface ParsedQuery {
-  /** As `parseQuery` returns them. */
+  ok: true;
+  /** Decoded, keys lowercased (as they are signed); an array param's values joined with ','. */
   params: Record<string, string>;
+  /** Keys that arrived in array form (`x[]=a&x[]=b`), whose value in `params` is a ',' list. */
+  arrays: ReadonlySet<string> | undefined;
   /**
    * The canonical query of section 6.8 when the raw query already spells it once its
    * auth_signature is cut out (lowercase keys in order, nothing escaped: what the SDKs send),
@@ -20,19 +26,26 @@ export interface ParsedQuery {
   canonical: string | undefined;
 }
 
+/** A query that two different requests could share a signature with, or that cannot be decoded. */
+export interface AmbiguousQuery {
+  ok: false;
+  error: string;
+}
+
 /**
  * Decodes keys and values ('+' is a space, as PHP/Guzzle encode it). Array params
  * (`x[]=a&x[]=b`, or PHP's indexed `x[0]=a&x[1]=b`) are stored under the bare key
  * `x` as `a,b`, because that is exactly what pusher-http-php signs (`x=a,b`).
- * For repeated plain keys the last one wins.
+ *
+ * The canonical query is rebuilt from the decoded pairs, so every decoded pair must read back
+ * as itself from it, or two different requests would share one signature. Refused: a key given
+ * twice (in any case or form, whichever copy comes first), an auth_* or body_md5 key in array
+ * form, a decoded key holding '&' or '=', a decoded value holding '&', an array value holding
+ * ',', and malformed percent-encoding (kept literally, it would stand for two spellings).
  */
-export function parseQuery(rawQuery: string): Record<string, string> {
-  return parseSignedQuery(rawQuery).params;
-}
-
-/** `parseQuery` and, in the same pass, the canonical query when it comes for free. */
-export function parseSignedQuery(rawQuery: string): ParsedQuery {
+export function parseSignedQuery(rawQuery: string): ParsedQuery | AmbiguousQuery {
   const params = new Params();
+  let arrays: Set<string> | undefined;
   const escaped = rawQuery.includes('%') || rawQuery.includes('+');
   let inOrder = !escaped;
   // The raw query minus auth_signature, cut from the runs of pairs around each signature.
@@ -54,9 +67,15 @@ export function parseSignedQuery(rawQuery: string): ParsedQuery {
     let key = rawQuery.slice(start, eq === -1 ? end : eq);
     let value = eq === -1 ? '' : rawQuery.slice(eq + 1, end);
     if (escaped) {
-      key = decodeComponent(key);
-      value = decodeComponent(value);
+      const decodedKey = decodeComponent(key);
+      const decodedValue = decodeComponent(value);
+      if (decodedKey === undefined || decodedValue === undefined) return ambiguous(`Malformed percent-encoding in query parameter ${quote(key)}`);
+      key = decodedKey;
+      value = decodedValue;
+      if (key.includes('&') || key.includes('=')) return ambiguous(`Query parameter name ${quote(key)} contains '&' or '='`);
+      if (value.includes('&')) return ambiguous(`Query parameter ${quote(key)} has '&' in its value`);
     }
+    key = lowercase(key);
     if (key === 'auth_signature') {
       if (inOrder) canonical = joinRun(canonical, rawQuery, runStart, start - 1);
       runStart = end + 1;
@@ -67,14 +86,33 @@ export function parseSignedQuery(rawQuery: string): ParsedQuery {
     }
     const arrayName = key.endsWith(']') ? ARRAY_KEY.exec(key)?.[1] : undefined;
     if (arrayName === undefined) {
+      if (params[key] !== undefined) return ambiguous(`Duplicate query parameter: ${quote(key)}`);
       params[key] = value;
     } else {
+      if (SIGNING_PARAMS.has(arrayName)) return ambiguous(`Query parameter ${quote(key)} must be ${arrayName}, not an array`);
+      if (value.includes(',')) return ambiguous(`Array query parameter ${quote(key)} has ',' in a value`);
       const previous = params[arrayName];
+      if (previous !== undefined && !arrays?.has(arrayName)) return ambiguous(`Duplicate query parameter: ${quote(arrayName)}`);
+      (arrays ??= new Set()).add(arrayName);
       params[arrayName] = previous === undefined ? value : previous + ',' + value;
     }
     start = end + 1;
   }
-  return { params, canonical: inOrder ? joinRun(canonical, rawQuery, runStart, rawQuery.length) : undefined };
+  return { ok: true, params, arrays, canonical: inOrder ? joinRun(canonical, rawQuery, runStart, rawQuery.length) : undefined };
+}
+
+const ambiguous = (error: string): AmbiguousQuery => ({ ok: false, error });
+
+/** Names quoted in messages are cut short: the query may be long. */
+const quote = (s: string) => JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s);
+
+/** Cheaper than `toLowerCase` for the usual all-lowercase key, which it returns as is. */
+function lowercase(key: string): string {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c >= 0x80) return key.toLowerCase();
+  }
+  return key;
 }
 
 /**
@@ -104,14 +142,13 @@ function joinRun(canonical: string, rawQuery: string, from: number, to: number):
   return canonical === '' ? run : canonical + '&' + run;
 }
 
-function decodeComponent(s: string): string {
+/** undefined for malformed escapes or escapes that are not UTF-8. */
+function decodeComponent(s: string): string | undefined {
   if (!s.includes('%') && !s.includes('+')) return s;
-  const spaced = s.replaceAll('+', ' ');
   try {
-    return decodeURIComponent(spaced);
+    return decodeURIComponent(s.replaceAll('+', ' '));
   } catch {
-    // Malformed escapes are kept literally; the signature check then decides.
-    return spaced;
+    return undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import { hmacSha256Hex, md5Hex, safeEqual } from './hmac.js';
-import { encodeQueryComponent, parseSignedQuery } from './query.js';
+import { encodeQueryComponent, parseSignedQuery, type ParsedQuery } from './query.js';
 
 export interface SignedRequest {
   method: string;
@@ -8,7 +8,7 @@ export interface SignedRequest {
   body: Uint8Array;
 }
 
-export type RestAuthResult = { ok: true; params: Record<string, string> } | { ok: false; status: 401; error: string };
+export type RestAuthResult = { ok: true; params: Record<string, string> } | { ok: false; status: 400 | 401; error: string };
 
 const AUTH_VERSION = '1.0';
 
@@ -33,6 +33,8 @@ function canonicalQuery(params: Record<string, string>): string {
   return query;
 }
 
+export type QueryCheck = { ok: true; query: ParsedQuery } | { ok: false; status: 400 | 401; error: string };
+
 /**
  * Section 6.8. The caller strips any deployment prefix from `path`; we try the path
  * as received first, then its percent-decoded form, since clients differ in which
@@ -44,8 +46,19 @@ export function verifyRestRequest(
   nowSeconds: number,
   windowSeconds: number,
 ): RestAuthResult {
-  const { params, canonical } = parseSignedQuery(req.rawQuery);
+  const checked = checkSignedQuery(req.rawQuery, app, nowSeconds, windowSeconds);
+  return checked.ok ? verifySignedRequest(checked.query, req, app.secret) : checked;
+}
 
+/**
+ * The checks of section 6.8 that need no body: an unambiguous query (400 otherwise), the key,
+ * version and timestamp, and a signature to check later (401 otherwise). Run before the body
+ * arrives, so a caller that cannot succeed is answered without buffering its body.
+ */
+export function checkSignedQuery(rawQuery: string, app: { key: string }, nowSeconds: number, windowSeconds: number): QueryCheck {
+  const query = parseSignedQuery(rawQuery);
+  if (!query.ok) return { ok: false, status: 400, error: query.error };
+  const { params } = query;
   const key = params.auth_key;
   if (key === undefined) return deny('Missing auth_key');
   if (key !== app.key) return deny(`Unknown auth_key: ${key}`);
@@ -57,7 +70,13 @@ export function verifyRestRequest(
   if (Math.abs(now - Number(timestamp)) > windowSeconds) {
     return deny(`Timestamp expired: Given timestamp (${timestamp}) not within ${windowSeconds}s of server time (${now})`);
   }
+  if (params.auth_signature === undefined) return deny('Missing auth_signature');
+  return { ok: true, query };
+}
 
+/** The rest of section 6.8, once the body is in: body_md5, then the signature. */
+export function verifySignedRequest(query: ParsedQuery, req: SignedRequest, secret: string): RestAuthResult {
+  const { params } = query;
   // MD5 the raw bytes: re-serialising the JSON first would change them (escaped slashes etc.).
   const bodyMd5 = params.body_md5;
   if (bodyMd5 === undefined) {
@@ -66,12 +85,11 @@ export function verifyRestRequest(
     return deny('body_md5 does not match the request body');
   }
 
-  const signature = params.auth_signature;
-  if (signature === undefined) return deny('Missing auth_signature');
-  const query = canonical ?? canonicalQuery(params);
-  if (signs(signature, app.secret, stringToSign(req.method, req.path, query))) return { ok: true, params };
+  const signature = params.auth_signature!;
+  const canonical = query.canonical ?? canonicalQuery(params);
+  if (signs(signature, secret, stringToSign(req.method, req.path, canonical))) return { ok: true, params };
   const decoded = decodePath(req.path);
-  if (decoded !== null && signs(signature, app.secret, stringToSign(req.method, decoded, query))) return { ok: true, params };
+  if (decoded !== null && signs(signature, secret, stringToSign(req.method, decoded, canonical))) return { ok: true, params };
   return deny('Invalid signature');
 }
 
@@ -79,7 +97,7 @@ function signs(signature: string, secret: string, text: string): boolean {
   return safeEqual(signature, hmacSha256Hex(secret, text));
 }
 
-function deny(error: string): RestAuthResult {
+function deny(error: string): { ok: false; status: 401; error: string } {
   return { ok: false, status: 401, error };
 }
 

@@ -12,6 +12,7 @@ import { startMetricsServer, type MetricsServer } from './metrics/prometheus.js'
 import { Stats } from './metrics/stats.js';
 import { loadUws } from './transport/engine.js';
 import { startSocketIo } from './socketio/server.js';
+import { TrustedProxies } from './transport/forwarded.js';
 import { Transport } from './transport/uws.js';
 import type { WsContext } from './ws/context.js';
 import { monotonicMs } from './ws/clock.js';
@@ -57,6 +58,9 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
     maxPayloadLength: config.maxPayloadLength,
     maxBackpressure: config.maxBackpressure,
     maxBodyBytes: config.maxRequestSize,
+    maxDrainBytes: config.drainLimit,
+    drainTimeoutMs: config.drainTimeout * 1000,
+    trustedProxies: config.apps.some((app) => app.requireTls) ? new TrustedProxies(config.trustedProxies) : undefined,
     onError: (err) => logger.error({ err }, 'HTTP handler failed'),
   });
   const adapter = await createAdapter(config, transport, { stats, logger, events });

@@ -40,10 +40,12 @@ export class LocalAdapter implements Adapter {
     const except = exceptSocketId === undefined ? undefined : this.sockets.get(exceptSocketId);
     const recipients = this.publisher.numSubscribers(topic);
     // Publishing from the excluded socket makes uWS skip it, with no per-subscriber work in JS.
-    // Only when it is in the channel: uWS silently drops a publish from a socket that holds no
-    // subscriptions at all (never subscribed, or just left its last channel), and a socket outside
-    // the channel would not receive the frame anyway.
-    if (except && except.app.id === appId && except.inChannel(channel)) {
+    // Only while it holds some channel: uWS silently drops a publish from a socket that holds no
+    // subscriptions at all (never subscribed, or just left its last channel). Whether it holds
+    // this one is not asked (a second topic lookup per client event, after the sender's own
+    // membership check): a socket outside the channel is skipped by nobody, and only the sent
+    // count is then one short.
+    if (except && except.open && except.channelCount > 0 && except.app.id === appId) {
       this.publisher.publish(topic, frame, except.socket);
       this.stats.sent(frame, recipients - 1);
     } else {

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { publishEvent } from '../channels/publish.js';
 import type { AppConfig } from '../config/schema.js';
-import type { HttpHandler } from '../transport/uws.js';
+import type { HttpHandler, HttpReply, HttpRequest } from '../transport/uws.js';
 import { rateLimited } from './auth.js';
 import type { ApiContext } from './context.js';
 import { fail, json, notFound } from './reply.js';
@@ -30,14 +30,9 @@ export function appForApiKey(apps: readonly AppConfig[], key: string): AppConfig
  * Off (404, as if the route did not exist) until some app configures `apiKeys`.
  */
 export function broadcastHandler(ctx: ApiContext): HttpHandler {
-  return (req) => {
-    const apps = ctx.apps.all();
-    if (!apps.some((app) => app.apiKeys.length > 0)) return notFound();
-    const key = req.headers['x-api-key'];
-    if (key === undefined || key === '') return fail(401, 'Missing X-API-Key header');
-    const app = appForApiKey(apps, key);
-    if (!app) return fail(401, 'Invalid API key');
-    if (!app.enabled) return fail(403, 'Application disabled');
+  const handler: HttpHandler = (req) => {
+    const app = (req.early as AppConfig | undefined) ?? keyHolder(ctx, req);
+    if (!('id' in app)) return app;
     const limited = rateLimited(ctx, app);
     if (limited) return limited;
 
@@ -56,4 +51,24 @@ export function broadcastHandler(ctx: ApiContext): HttpHandler {
     if (recipients > 0) ctx.events.emit({ type: 'message_delivered', appId: app.id, channel, event, recipients });
     return json(200, { success: true, message: 'Message broadcasted successfully', recipients });
   };
+  // Known from the head: answered before the body is read.
+  handler.beforeBody = (req) => {
+    const app = keyHolder(ctx, req);
+    if (!('id' in app)) return app;
+    req.early = app;
+    return undefined;
+  };
+  return handler;
+}
+
+/** The enabled app whose API key the request carries, or the refusal: 404 while the API is off, 401, 403. */
+function keyHolder(ctx: ApiContext, req: HttpRequest): AppConfig | HttpReply {
+  const apps = ctx.apps.all();
+  if (!apps.some((app) => app.apiKeys.length > 0)) return notFound();
+  const key = req.headers['x-api-key'];
+  if (key === undefined || key === '') return fail(401, 'Missing X-API-Key header');
+  const app = appForApiKey(apps, key);
+  if (!app) return fail(401, 'Invalid API key');
+  if (!app.enabled) return fail(403, 'Application disabled');
+  return app;
 }

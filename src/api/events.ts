@@ -9,10 +9,10 @@ import { mergeTriggerQuery, parseJsonObject, validateTrigger, type EventToPublis
 
 /** `POST /apps/{id}/events` (section 6.1). */
 export function eventsHandler(ctx: ApiContext): HttpHandler {
-  return signedRoute(ctx, ({ req, app }) => {
+  return signedRoute(ctx, ({ req, app, params, arrays }) => {
     const body = parseJsonObject(req.body);
     if (!body.ok) return fail(body.status, body.error);
-    const checked = validateTrigger(mergeTriggerQuery(body.value, req.query), app);
+    const checked = validateTrigger(mergeTriggerQuery(body.value, params, arrays), app);
     if (!checked.ok) return fail(checked.status, checked.error);
     const event = checked.value;
     // The common case stays synchronous: no counts asked, nothing to wait for.

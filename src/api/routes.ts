@@ -68,10 +68,17 @@ export function registerHttpRoutes(transport: Transport, deps: ApiDeps): void {
     for (const path of route.paths) {
       const pattern = prefix + path;
       for (const method of methods) transport.http(method, pattern, instrument(ctx, route.endpoint, route.handlers[method]!));
-      transport.http('any', pattern, instrument(ctx, route.endpoint, () => methodNotAllowed(allow)));
+      transport.http('any', pattern, instrument(ctx, route.endpoint, bodiless(() => methodNotAllowed(allow))));
     }
   }
-  transport.http('any', '/*', instrument(ctx, 'not_found', notFound));
+  transport.http('any', '/*', instrument(ctx, 'not_found', bodiless(notFound)));
+}
+
+/** A reply that does not depend on the body is given before the body is read. */
+function bodiless(reply: () => HttpReply): HttpHandler {
+  const handler: HttpHandler = () => reply();
+  handler.beforeBody = reply;
+  return handler;
 }
 
 /** HEAD answers like GET without a body, for load balancers that probe with HEAD. */
@@ -98,7 +105,7 @@ export function instrument(ctx: ApiContext, endpoint: string, handler: HttpHandl
     ctx.logger.error({ err: error, endpoint }, 'HTTP API handler failed');
     return done(INTERNAL_ERROR());
   };
-  return (req) => {
+  const instrumented: HttpHandler = (req) => {
     let reply: HttpReply | Promise<HttpReply>;
     try {
       reply = handler(req);
@@ -107,4 +114,17 @@ export function instrument(ctx: ApiContext, endpoint: string, handler: HttpHandl
     }
     return reply instanceof Promise ? reply.then(done, failed) : done(reply);
   };
+  const { beforeBody } = handler;
+  if (beforeBody) {
+    instrumented.beforeBody = (req) => {
+      let reply: HttpReply | undefined;
+      try {
+        reply = beforeBody(req);
+      } catch (error) {
+        return failed(error);
+      }
+      return reply && done(reply);
+    };
+  }
+  return instrumented;
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { channelKind, channelNameError, eventNameError, isValidSocketId } from '../../protocol/names.js';
 import type { AppConfig } from '../config/schema.js';
@@ -32,12 +33,20 @@ export const CHANNEL_INFO: readonly InfoAttribute[] = ['user_count', 'subscripti
 
 // ---- JSON body and query ------------------------------------------------------------------
 
+/** Deeper than any real payload; JSON.parse's cost per byte climbs with depth, so the cap bounds it. */
+export const MAX_JSON_DEPTH = 1000;
+
 /**
  * The body as a JSON object. An empty body is `{}` (parameters may come from the query string
- * instead, section 6.1).
+ * instead, section 6.1). Not UTF-8 → 400: decoding would swap bad bytes for U+FFFD, and
+ * subscribers would get an event nobody sent.
  */
 export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
   if (body.length === 0) return { ok: true, value: {} };
+  if (!isUtf8(body)) return refuse('Request body is not valid UTF-8');
+  if (body.length > MAX_JSON_DEPTH && openers(body) > MAX_JSON_DEPTH && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+    return refuse(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -50,55 +59,70 @@ export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
   return { ok: true, value: parsed as Record<string, unknown> };
 }
 
-const TRIGGER_QUERY_FIELDS = new Set(['name', 'data', 'channel', 'channels', 'socket_id', 'info']);
-const TRIGGER_FIELD_IN_QUERY = /(?:^|&)(?:name|data|channels?|socket_id|info)(?:[=&[%]|$)/;
+/** '[' and '{' bytes, counted natively: a body with few of them cannot nest deep, and is not scanned. */
+function openers(body: Buffer): number {
+  let n = 0;
+  for (let i = body.indexOf(0x7b); i !== -1 && n <= MAX_JSON_DEPTH; i = body.indexOf(0x7b, i + 1)) n++;
+  for (let i = body.indexOf(0x5b); i !== -1 && n <= MAX_JSON_DEPTH; i = body.indexOf(0x5b, i + 1)) n++;
+  return n;
+}
+
+/** One pass over the bytes, skipping strings: whether arrays/objects nest deeper than `max`. */
+function nestedDeeperThan(body: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+const TRIGGER_QUERY_FIELDS = ['name', 'data', 'channel', 'channels', 'socket_id', 'info'] as const;
 
 /**
- * Trigger fields given in the query string (`channels[]=a&channels[]=b`, section 6.1); unlike
- * `parseQuery`, array params stay arrays because channel names may contain ','.
+ * Trigger fields given in the signed query string (`channels[]=a&channels[]=b` or
+ * `channels=a,b`, section 6.1), from the same parse the signature was checked on. An array
+ * param stays an array (no value of one holds ','), so `name[]=x` is refused as not a string.
  */
-export function triggerQueryFields(rawQuery: string): Record<string, string | string[]> {
+export function triggerQueryFields(params: Record<string, string>, arrays: ReadonlySet<string> | undefined): Record<string, string | string[]> {
   const fields: Record<string, string | string[]> = Object.create(null);
-  for (const part of rawQuery.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    let key = decode(eq === -1 ? part : part.slice(0, eq));
-    const value = eq === -1 ? '' : decode(part.slice(eq + 1));
-    const array = /^(.+)\[\d*\]$/.exec(key);
-    if (array) key = array[1]!;
-    if (!TRIGGER_QUERY_FIELDS.has(key)) continue;
-    if (array || key === 'channels') {
-      const previous = fields[key];
-      const values = key === 'channels' && !array ? value.split(',') : [value];
-      fields[key] = Array.isArray(previous) ? [...previous, ...values] : values;
-    } else {
-      fields[key] = value;
-    }
+  for (const key of TRIGGER_QUERY_FIELDS) {
+    const value = params[key];
+    if (value === undefined) continue;
+    fields[key] = key === 'channels' || (key !== 'info' && arrays?.has(key)) ? value.split(',') : value;
   }
   return fields;
 }
 
 /** Body wins field by field; a body naming its channel(s) in either form overrides both query forms. */
-export function mergeTriggerQuery(body: Record<string, unknown>, rawQuery: string): Record<string, unknown> {
-  // Almost every call carries only auth_* and body_md5: skip the second parse for those.
-  if (!TRIGGER_FIELD_IN_QUERY.test(rawQuery)) return body;
-  const query = triggerQueryFields(rawQuery);
-  if (Object.keys(query).length === 0) return body;
+export function mergeTriggerQuery(
+  body: Record<string, unknown>,
+  params: Record<string, string>,
+  arrays: ReadonlySet<string> | undefined,
+): Record<string, unknown> {
+  const query = triggerQueryFields(params, arrays);
+  // Almost every call carries only auth_* and body_md5: nothing to merge.
+  let any = false;
+  for (const _ in query) {
+    any = true;
+    break;
+  }
+  if (!any) return body;
   if (body.channel !== undefined || body.channels !== undefined) {
     delete query.channel;
     delete query.channels;
   }
-  if (Array.isArray(query.info)) query.info = query.info.join(',');
   return { ...query, ...body };
-}
-
-function decode(s: string): string {
-  if (!s.includes('%') && !s.includes('+')) return s;
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return s;
-  }
 }
 
 // ---- shapes (zod) ---------------------------------------------------------------------------
@@ -205,24 +229,23 @@ export function parseInfo(raw: string | null | undefined, allowed: readonly Info
 interface EventFields {
   name: string;
   data?: unknown;
-  channels: string[];
   socket_id?: string | null | undefined;
   info?: string | null | undefined;
 }
 
 /** The rules shared by `/events` and every `/batch_events` item; 400s first, then the 413 on data. */
-function checkEvent(fields: EventFields, app: AppConfig): Valid<EventToPublish> {
+function checkEvent(fields: EventFields, requested: string[], app: AppConfig): Valid<EventToPublish> {
   const badName = checkEventName(fields.name, app);
   if (badName) return badName;
-  if (fields.channels.length === 0) return refuse('Missing channel or channels');
-  if (fields.channels.length > app.maxChannelsPerTrigger) {
-    return refuse(`Too many channels: ${fields.channels.length} (max ${app.maxChannelsPerTrigger})`);
+  if (requested.length === 0) return refuse('Missing channel or channels');
+  if (requested.length > app.maxChannelsPerTrigger) {
+    return refuse(`Too many channels: ${requested.length} (max ${app.maxChannelsPerTrigger})`);
   }
-  for (const channel of fields.channels) {
+  for (const channel of requested) {
     const bad = checkChannelName(channel, app);
     if (bad) return bad;
   }
-  const channels = fields.channels.length === 1 ? fields.channels : [...new Set(fields.channels)];
+  const channels = requested.length === 1 ? requested : [...new Set(requested)];
   if (channels.length > 1 && channels.some((c) => channelKind(c).type === 'encrypted')) {
     return refuse('Encrypted channels cannot be triggered to together with other channels');
   }
@@ -247,7 +270,7 @@ export function validateTrigger(input: Record<string, unknown>, app: AppConfig):
   }
   // Reverb's rule: `channels` when given, else the single `channel`.
   const channels = v.channels ?? (v.channel === undefined || v.channel === null ? [] : [v.channel]);
-  return checkEvent({ name: v.name, data: v.data, channels, socket_id: v.socket_id, info: v.info }, app);
+  return checkEvent(v, channels, app);
 }
 
 /**
@@ -271,18 +294,30 @@ const nullishOrString = (value: unknown): boolean => value === undefined || valu
 
 /** `POST /batch_events` (section 6.2): every item valid or nothing is published. */
 export function validateBatch(input: Record<string, unknown>, app: AppConfig): Valid<EventToPublish[]> {
-  const shape = shaped(BatchShape, input);
-  if (!shape.ok) return shape;
-  const items = shape.value.batch;
-  if (items.length > app.maxBatchSize) return refuse(`Too many events in batch: ${items.length} (max ${app.maxBatchSize})`);
-  const events: EventToPublish[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const item = shaped(BatchItemShape, items[i]);
-    const checked = item.ok ? checkEvent({ ...item.value, channels: [item.value.channel] }, app) : item;
+  let items = input.batch;
+  if (!Array.isArray(items)) {
+    const shape = shaped(BatchShape, input);
+    if (!shape.ok) return shape;
+    items = shape.value.batch;
+  }
+  const list = items as unknown[];
+  if (list.length > app.maxBatchSize) return refuse(`Too many events in batch: ${list.length} (max ${app.maxBatchSize})`);
+  const events: EventToPublish[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const item = batchItemShape(list[i]) ?? shaped(BatchItemShape, list[i]);
+    const checked = item.ok ? checkEvent(item.value, [item.value.channel], app) : item;
     if (!checked.ok) return { ...checked, error: `batch[${i}]: ${checked.error}` };
-    events.push(checked.value);
+    events[i] = checked.value;
   }
   return { ok: true, value: events };
+}
+
+/** `BatchItemShape`'s parse checked by hand, as `triggerShape` does: zod only words refusals. */
+function batchItemShape(item: unknown): Valid<z.output<typeof BatchItemShape>> | undefined {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return undefined;
+  const { name, channel, socket_id, info } = item as Record<string, unknown>;
+  if (typeof name !== 'string' || typeof channel !== 'string' || !nullishOrString(socket_id) || !nullishOrString(info)) return undefined;
+  return { ok: true, value: item as z.output<typeof BatchItemShape> };
 }
 
 export interface BroadcastRequest {

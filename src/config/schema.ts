@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_TRUSTED_PROXIES, TrustedProxies } from '../transport/forwarded.js';
 
 /**
  * The one config schema. Every option carries its default, the environment variable that sets it
@@ -143,7 +144,10 @@ export const appSchema = z.object({
     env: 'HERALD_APP_ALLOWED_ORIGINS',
     doc: 'Hosts allowed in the `Origin` header (comma list in env; `*` wildcards); others close with 4009.',
   }),
-  requireTls: opt(z.boolean().default(false), { env: 'HERALD_APP_REQUIRE_TLS', doc: 'Refuse plain `ws://` connections with 4000.' }),
+  requireTls: opt(z.boolean().default(false), {
+    env: 'HERALD_APP_REQUIRE_TLS',
+    doc: 'Refuse plain `ws://` connections with 4000 and plain `http://` REST calls with 403; behind a TLS proxy, see `trustedProxies`.',
+  }),
   restRateLimit: opt(nonNegativeInt.default(0), {
     env: 'HERALD_APP_REST_RATE_LIMIT',
     doc: 'REST requests per second for this app (0 = unlimited); beyond it 429 with `Retry-After`.',
@@ -232,6 +236,30 @@ export const serverSchema = z.object({
     env: 'HERALD_MAX_REQUEST_SIZE',
     doc: 'Largest HTTP request body in bytes (413 above it), checked before it is buffered.',
   }),
+  drainLimit: opt(positiveInt.default(8 * 1024 * 1024), {
+    env: 'HERALD_DRAIN_LIMIT',
+    doc: 'A request refused before its body was read (413, 401, 404…) has up to this many body bytes read and dropped, so the client gets the answer rather than a reset; a longer body closes the connection.',
+  }),
+  drainTimeout: opt(z.number().positive().default(10), {
+    env: 'HERALD_DRAIN_TIMEOUT',
+    doc: 'Seconds a refused chunked body may keep streaming before the connection closes.',
+  }),
+  trustedProxies: opt(
+    z
+      .array(z.string())
+      .default(DEFAULT_TRUSTED_PROXIES)
+      .superRefine((entries, ctx) => {
+        try {
+          new TrustedProxies(entries);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    {
+      env: 'HERALD_TRUSTED_PROXIES',
+      doc: 'Addresses or CIDR ranges (comma list in env) whose `X-Forwarded-Proto` / `Forwarded: proto=` count as TLS for `requireTls`, WebSocket and REST; default loopback and the private ranges (10/8, 172.16/12, 192.168/16, fc00::/7). `[]` trusts no proxy.',
+    },
+  ),
   timestampWindow: opt(positiveInt.default(600), {
     env: 'HERALD_TIMESTAMP_WINDOW',
     doc: 'Seconds a signed REST request `auth_timestamp` may differ from server time.',

@@ -5,6 +5,8 @@
  */
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
 import { loadUws, type UwsChoice, type UwsModule } from './engine.js';
+import { forwardedHttps, TrustedProxies } from './forwarded.js';
+import { upgradeRefusal } from './upgrade-refusal.js';
 
 /** What the protocol layer may do with one WebSocket. */
 export interface Socket {
@@ -62,6 +64,10 @@ export interface HttpRequest {
   /** Only the headers in `HTTP_HEADERS`: reading every header costs more than the rest of a request. */
   headers: Partial<Record<HttpHeader, string>>;
   body: Buffer;
+  /** Reached over TLS: served with TLS, or said so by a trusted proxy (when `trustForwardedTls`). */
+  secure: boolean;
+  /** What the route's `beforeBody` learned about the request, for its handler. */
+  early: unknown;
 }
 
 /** The request headers any HTTP handler may read. */
@@ -72,6 +78,8 @@ export type HttpHeader = (typeof HTTP_HEADERS)[number];
 const HEADER_KEYS = HTTP_HEADERS.map((name) => Buffer.from(name));
 const CONTENT_LENGTH = Buffer.from('content-length');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const X_FORWARDED_PROTO = Buffer.from('x-forwarded-proto');
+const FORWARDED = Buffer.from('forwarded');
 
 export interface HttpReply {
   status: number;
@@ -80,7 +88,13 @@ export interface HttpReply {
   headers?: Record<string, string>;
 }
 
-export type HttpHandler = (req: HttpRequest) => HttpReply | Promise<HttpReply>;
+export type HttpHandler = ((req: HttpRequest) => HttpReply | Promise<HttpReply>) & {
+  /**
+   * Runs once the head is in, before a byte of the body is read: a reply refuses the request
+   * without buffering its body (404, 405, a 401 that needs no body). Not run for bodiless requests.
+   */
+  beforeBody?: (req: HttpRequest) => HttpReply | undefined;
+};
 export type HttpMethod = 'get' | 'post' | 'put' | 'del' | 'patch' | 'head' | 'options' | 'any';
 
 /**
@@ -99,6 +113,18 @@ export interface TransportOptions {
   maxPayloadLength: number;
   maxBackpressure: number;
   maxBodyBytes: number;
+  /**
+   * After answering before the body was read (413, 401, 404…), the server reads and drops up to
+   * this many body bytes so the client sees the answer, not a reset; a longer body closes.
+   */
+  maxDrainBytes: number;
+  /** How long a chunked body refused midway may keep streaming before the connection closes. */
+  drainTimeoutMs: number;
+  /**
+   * Believe `X-Forwarded-Proto` / `Forwarded` from these peers about TLS. Undefined: never read
+   * (no app requires TLS, so reading three more values per request would buy nothing).
+   */
+  trustedProxies: TrustedProxies | undefined;
   /** A handler threw: the client gets a 500 and the server keeps running. */
   onError(error: unknown): void;
 }
@@ -117,6 +143,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 const statusLine = (status: number) => STATUS_TEXT[status] ?? `${status} Status`;
+STATUS_TEXT[426] = '426 Upgrade Required';
 
 const JSON_TYPE = 'application/json';
 // Bytes for the header every reply carries, as for the header names read above.
@@ -146,7 +173,6 @@ export class Transport {
   }
 
   ws<U>(pattern: string, handlers: WsHandlers<U>): this {
-    const secure = this.secure;
     const paramCount = countParams(pattern);
     this.app.ws<Holder<U>>(pattern, {
       maxPayloadLength: this.options.maxPayloadLength,
@@ -157,12 +183,15 @@ export class Transport {
       idleTimeout: 0,
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => {
+        // uWS checks only the key's length: a wrong version or a missing Upgrade header gets here.
+        const refusal = upgradeRefusal(upgradeHeaders(req));
+        if (refusal) return write(res, { status: refusal.status, body: JSON.stringify({ error: refusal.error }), headers: refusal.headers });
         // `req` is valid only until this callback returns, and `handlers.upgrade` is synchronous.
         const userData = handlers.upgrade({
           params: paramsOf(req, paramCount),
           query: req.getQuery() ?? '',
           header: (name) => req.getHeader(name),
-          secure,
+          secure: this.isSecure(res, req),
         });
         res.upgrade(
           { state: userData },
@@ -184,6 +213,11 @@ export class Transport {
         }
       },
       close: (ws, code) => handlers.close(ws.getUserData().state, code),
+    });
+    // uWS passes a GET without a well-formed key on to the next route: tell the caller what is wrong.
+    this.app.get(pattern, (res, req) => {
+      const refusal = upgradeRefusal(upgradeHeaders(req)) ?? { status: 400, error: 'Not a valid WebSocket handshake' };
+      write(res, { status: refusal.status, body: JSON.stringify({ error: refusal.error }), headers: refusal.headers });
     });
     return this;
   }
@@ -257,24 +291,39 @@ export class Transport {
       params: paramsOf(req, paramCount),
       headers,
       body: EMPTY,
+      secure: this.isSecure(res, req),
+      early: undefined,
     };
     const declared = req.getHeader(CONTENT_LENGTH);
-    const chunked = req.getHeader(TRANSFER_ENCODING).includes('chunked');
-    if (declared === '' && !chunked) return this.run(res, handler, request);
-    const length = declared === '' ? 0 : Number(declared);
+    const encoding = req.getHeader(TRANSFER_ENCODING);
+    if (declared === '' && encoding === '') return this.run(res, handler, request);
+    // uWS itself closes on Content-Length with Transfer-Encoding or a non-numeric length, but
+    // takes the first of two lengths: a proxy that took the other would see another request.
+    const framing = framingError(req, encoding);
+    if (framing) return write(res, { status: 400, body: JSON.stringify({ error: framing }) }, true);
+    const chunked = encoding !== '';
+    const length = chunked ? undefined : Number(declared);
+    if (length === 0) return this.run(res, handler, request);
+
+    const early = handler.beforeBody?.(request);
+    if (early) return this.refuseBeforeBody(res, early, length);
     const limit = this.options.maxBodyBytes;
-    if (length > limit) return tooLarge(res, limit);
-    if (length === 0 && !chunked) return this.run(res, handler, request);
+    if (length !== undefined && length > limit) return this.refuseBeforeBody(res, tooLarge(limit), length);
 
     // uWS insists on an abort handler while the body is pending; an aborted request gets no more data.
     res.onAborted(IGNORE);
     // Bounded before buffering: a declared length is checked above, a streamed body as it arrives.
     let chunks: Buffer[] | undefined;
     let received = 0;
+    let drain: Drain | undefined;
     res.onData((chunk, isLast) => {
-      if (received > limit) return;
+      if (drain) return drain(chunk.byteLength, isLast);
       received += chunk.byteLength;
-      if (received > limit) return tooLarge(res, limit);
+      if (received > limit) {
+        chunks = undefined;
+        drain = this.drain(res, tooLarge(limit), received);
+        return drain(0, isLast);
+      }
       // uWS reuses the chunk's memory after this callback returns. Copying from a view fills a
       // slice of Node's buffer pool; `chunk.slice(0)` would allocate a whole ArrayBuffer, far slower.
       const copy = Buffer.from(new Uint8Array(chunk));
@@ -285,6 +334,53 @@ export class Transport {
       request.body = chunks === undefined ? copy : Buffer.concat([...chunks, copy]);
       this.run(res, handler, request);
     });
+  }
+
+  /**
+   * Answers before the whole body was read, without the reset a client still writing would get
+   * from a close. A declared length is at most `maxDrainBytes` away: answer now, and uWS skips
+   * the rest of the body before it parses the next request. A chunked body has no known end.
+   */
+  private refuseBeforeBody(res: UWS.HttpResponse, reply: HttpReply, length: number | undefined): void {
+    if (length !== undefined) return write(res, reply, length > this.options.maxDrainBytes);
+    const drain = this.drain(res, reply, 0);
+    res.onData((chunk, isLast) => drain(chunk.byteLength, isLast));
+  }
+
+  /**
+   * Drops a chunked body as it comes and answers at its end, or closes after `maxDrainBytes` or
+   * `drainTimeoutMs`. The caller feeds it from its one `onData` handler: uWS must not have that
+   * handler replaced while it runs.
+   */
+  private drain(res: UWS.HttpResponse, reply: HttpReply, received: number): Drain {
+    const { maxDrainBytes, drainTimeoutMs } = this.options;
+    let done = false;
+    const finish = (close: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      res.cork(() => write(res, reply, close));
+    };
+    const timer = setTimeout(() => finish(true), drainTimeoutMs);
+    res.onAborted(() => {
+      done = true;
+      clearTimeout(timer);
+    });
+    return (bytes, isLast) => {
+      received += bytes;
+      if (isLast) finish(false);
+      else if (received > maxDrainBytes) finish(true);
+    };
+  }
+
+  /** TLS on this socket, or a trusted proxy's word that the client used it. */
+  private isSecure(res: UWS.HttpResponse, req: UWS.HttpRequest): boolean {
+    const trusted = this.options.trustedProxies;
+    if (this.secure || trusted === undefined) return this.secure;
+    const proto = req.getHeader(X_FORWARDED_PROTO);
+    const forwarded = req.getHeader(FORWARDED);
+    if (proto === '' && forwarded === '') return false;
+    return trusted.has(textDecoder.decode(res.getRemoteAddressAsText())) && forwardedHttps(proto, forwarded);
   }
 
   /** Called from a uWS callback, which has the response corked already: only a late reply corks. */
@@ -313,10 +409,40 @@ export class Transport {
 
 const IGNORE = (): void => {};
 
+/** Takes the byte count of each further body chunk of a refused request. */
+type Drain = (bytes: number, isLast: boolean) => void;
+
 const EMPTY = Buffer.alloc(0);
 const topicDecoder = new TextDecoder();
+const textDecoder = topicDecoder;
 
-function write(res: UWS.HttpResponse, reply: HttpReply): void {
+/**
+ * Body framing a proxy in front could read differently, as text for a 400; undefined when sound.
+ * Only requests declaring a body pay for the walk over every header.
+ */
+function framingError(req: UWS.HttpRequest, encoding: string): string | undefined {
+  let lengths = 0;
+  let encodings = 0;
+  req.forEach((name) => {
+    if (name === 'content-length') lengths++;
+    else if (name === 'transfer-encoding') encodings++;
+  });
+  if (lengths > 1) return 'More than one Content-Length header';
+  if (encodings > 1) return 'More than one Transfer-Encoding header';
+  if (encoding !== '' && encoding.trim().toLowerCase() !== 'chunked') return `Unsupported Transfer-Encoding: ${JSON.stringify(encoding.slice(0, 40))} (only chunked)`;
+  return undefined;
+}
+
+function upgradeHeaders(req: UWS.HttpRequest) {
+  return {
+    upgrade: req.getHeader('upgrade'),
+    connection: req.getHeader('connection'),
+    version: req.getHeader('sec-websocket-version'),
+    key: req.getHeader('sec-websocket-key'),
+  };
+}
+
+function write(res: UWS.HttpResponse, reply: HttpReply, close = false): void {
   // Without a status uWS writes `200 OK` itself.
   if (reply.status !== 200) res.writeStatus(statusLine(reply.status));
   let typed = false;
@@ -327,15 +453,10 @@ function write(res: UWS.HttpResponse, reply: HttpReply): void {
     }
   }
   if (!typed) res.writeHeader(CONTENT_TYPE, JSON_TYPE_BYTES);
-  res.end(reply.body);
+  res.end(reply.body, close);
 }
 
-function tooLarge(res: UWS.HttpResponse, limit: number): void {
-  res.cork(() => {
-    res.writeStatus(statusLine(413)).writeHeader('Content-Type', JSON_TYPE);
-    res.end(JSON.stringify({ error: `Request body exceeds ${limit} bytes` }), true);
-  });
-}
+const tooLarge = (limit: number): HttpReply => ({ status: 413, body: JSON.stringify({ error: `Request body exceeds ${limit} bytes` }) });
 
 const INTERNAL_ERROR: HttpReply = { status: 500, body: '{"error":"Internal server error"}' };
 

@@ -14,8 +14,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
   if (type !== 'private' && type !== 'presence') {
     return conn.error(null, 'Client events are only allowed on private and presence channels');
   }
-  const subscribed = conn.inChannel(channel);
-  if (!subscribed && app.clientEvents === 'members') return conn.error(null, `Not subscribed to ${channel}`);
+  if (app.clientEvents === 'members' && !conn.inChannel(channel)) return conn.error(null, `Not subscribed to ${channel}`);
   if (event.length > app.maxEventNameLength) return conn.error(null, `Event name exceeds ${app.maxEventNameLength} characters`);
   if (dataTooLarge(frame, app.maxEventDataSize)) return conn.error(null, `Event data exceeds ${app.maxEventDataSize} bytes`);
   if (app.clientEventRateLimit > 0 && conn.overClientEventRate(app.clientEventRateLimit, monotonicMs())) {

@@ -32,12 +32,16 @@ export function resume(ctx: WsContext, conn: Connection): void {
   }
 }
 
+// Decodes straight from the ArrayBuffer, without a Buffer object per frame; invalid bytes become
+// U+FFFD as Buffer#toString made them (uWS has already refused text frames that are not UTF-8).
+const utf8 = new TextDecoder();
+
 /** One inbound frame: size and type checks, parse, then the action it asks for. */
 export function dispatch(ctx: WsContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {
   if (isBinary) return conn.error(null, 'Binary frames are not supported');
   if (data.byteLength > conn.app.maxMessageSize) return conn.error(null, `Message exceeds ${conn.app.maxMessageSize} bytes`);
 
-  const parsed = parseClientFrame(Buffer.from(data).toString('utf8'));
+  const parsed = parseClientFrame(utf8.decode(data));
   if (!parsed.ok) return conn.error(parsed.code, parsed.message);
   const frame = parsed.frame;
   switch (frame.kind) {

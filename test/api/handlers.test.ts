@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { signRestQuery } from '../../protocol/signing.js';
 import { RestRateLimiter } from '../../src/api/rate-limit.js';
 import { signedPath } from '../../src/api/auth.js';
+import { parseSignedQuery } from '../../protocol/query.js';
 import { mergeTriggerQuery, triggerQueryFields } from '../../src/api/validate.js';
 import { serverSchema } from '../../src/config/schema.js';
 import { vectors } from '../protocol/vectors.js';
@@ -193,11 +194,16 @@ describe('POST /events', () => {
   });
 
   it('accepts parameters from the query string, the body winning', async () => {
-    expect(triggerQueryFields('channels[]=a&channels[]=b%2Cc&name=n&auth_key=k&other=1')).toEqual({
-      channels: ['a', 'b,c'],
-      name: 'n',
-    });
-    expect(mergeTriggerQuery({ channel: 'x', name: 'body' }, 'channels[]=a&name=q&data=d')).toEqual({
+    const fields = (raw: string) => {
+      const parsed = parseSignedQuery(raw);
+      if (!parsed.ok) throw new Error(parsed.error);
+      return triggerQueryFields(parsed.params, parsed.arrays);
+    };
+    expect(fields('channels[]=a&channels[]=b&name=n&auth_key=k&other=1')).toEqual({ channels: ['a', 'b'], name: 'n' });
+    expect(fields('channels=a,b&name[]=n')).toEqual({ channels: ['a', 'b'], name: ['n'] });
+    const query = parseSignedQuery('channels[]=a&name=q&data=d');
+    if (!query.ok) throw new Error(query.error);
+    expect(mergeTriggerQuery({ channel: 'x', name: 'body' }, query.params, query.arrays)).toEqual({
       channel: 'x',
       name: 'body',
       data: 'd',

@@ -122,6 +122,8 @@ export function unitHarness(opts: { server?: Partial<ServerInput>; app?: Partial
           params,
           headers,
           body: Buffer.isBuffer(body) ? body : Buffer.from(body),
+          secure: false,
+          early: undefined,
         };
         const allow = Object.keys(route.handlers).map((m) => m.toUpperCase());
         reply = await instrument(ctx, route.endpoint, handler ?? (() => methodNotAllowed(allow)))(req);

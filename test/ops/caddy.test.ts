@@ -33,7 +33,7 @@ describe.skipIf(!hasCaddy)('Caddy in front of Herald', () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    h = await startHerald({ app: { socketIo: true } });
+    h = await startHerald({ apps: [{ id: 'app-id', key: 'app-key', secret: 'app-secret', socketIo: true }, { id: 'tls-id', key: 'tls-key', secret: 'tls-secret', requireTls: true }] });
     home = mkdtempSync(join(tmpdir(), 'herald-caddy-'));
     caddyPort = await freePort();
     env = {
@@ -139,6 +139,23 @@ describe.skipIf(!hasCaddy)('Caddy in front of Herald', () => {
       expect(await received).toEqual(['socketio-orders', { id: 7 }]);
     } finally {
       socket.disconnect();
+    }
+  });
+
+  it('tells Herald the scheme the client used: a requireTls app refuses plain ws:// through it, even when the client claims https', async () => {
+    // Caddy sets X-Forwarded-Proto itself (http here: this site is plain HTTP) and drops what an
+    // untrusted client sent; Herald believes it because Caddy connects from loopback.
+    const ws = new WebSocket(`ws://127.0.0.1:${caddyPort}/app/tls-key?protocol=7&client=js&version=8.6.0`, {
+      headers: { 'X-Forwarded-Proto': 'https' },
+    });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        ws.once('message', (data) => resolve(String(data)));
+        ws.once('error', reject);
+      });
+      expect(JSON.parse(first)).toMatchObject({ event: 'pusher:error', data: { code: 4000 } });
+    } finally {
+      ws.close();
     }
   });
 

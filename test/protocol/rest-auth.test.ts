@@ -2,7 +2,6 @@ import { describe, it, expect } from 'vitest';
 import {
   hmacSha256Hex,
   md5Hex,
-  parseQuery,
   parseSignedQuery,
   restStringToSign,
   signRestQuery,
@@ -11,6 +10,19 @@ import {
   type SignedRequest,
 } from '../../protocol/signing.js';
 import { vectors } from './vectors.js';
+
+/** The decoded params of a query the parser accepts. */
+function parseQuery(raw: string): Record<string, string> {
+  const parsed = parseSignedQuery(raw);
+  if (!parsed.ok) throw new Error(`refused ${JSON.stringify(raw)}: ${parsed.error}`);
+  return parsed.params;
+}
+
+function parsed(raw: string) {
+  const result = parseSignedQuery(raw);
+  if (!result.ok) throw new Error(`refused ${JSON.stringify(raw)}: ${result.error}`);
+  return result;
+}
 
 const { key, secret } = vectors.app;
 const app = { key, secret };
@@ -223,12 +235,16 @@ describe('verifyRestRequest failure modes', () => {
   });
 
   it('signRestQuery escapes values that would break the query and they verify after decoding', () => {
-    const extra = { filter_by_prefix: 'a&b=c d+e%', info: 'user_count,subscription_count' };
+    const extra = { filter_by_prefix: 'b=c d+e%', info: 'user_count,subscription_count' };
     const query = signed(extra);
     expect(query).toContain('info=user_count,subscription_count');
-    expect(query).toContain('filter_by_prefix=a%26b%3Dc%20d%2Be%25');
+    expect(query).toContain('filter_by_prefix=b%3Dc%20d%2Be%25');
     const result = verify(query);
     expect(result.ok && result.params).toMatchObject(extra);
+  });
+
+  it("refuses a value with '&': signed unescaped, it would read as two params", () => {
+    expect(verify(signed({ filter_by_prefix: 'a&b=c' }))).toEqual({ ok: false, status: 400, error: `Query parameter "filter_by_prefix" has '&' in its value` });
   });
 });
 
@@ -265,15 +281,12 @@ describe('parseQuery', () => {
     ['flag', { flag: '' }],
     ['a=', { a: '' }],
     ['a=1&&b=2&', { a: '1', b: '2' }],
-    ['a=1&a=2', { a: '2' }],
     ['x[]=a&x[]=b', { x: 'a,b' }],
     ['x%5B%5D=a&x%5B%5D=b', { x: 'a,b' }],
     ['x[0]=a&x[1]=b&x[2]=c', { x: 'a,b,c' }],
     ['x[]=only', { x: 'only' }],
-    ['x[]=a%2Cb&x[]=c', { x: 'a,b,c' }],
     ['caf%C3%A9=%E2%9C%93', { 'caf\u00e9': '\u2713' }],
-    ['bad=%E0%A4%A', { bad: '%E0%A4%A' }],
-    ['bad=100%', { bad: '100%' }],
+    ['Info=a&AUTH_KEY=k', { info: 'a', auth_key: 'k' }],
   ])('%j → %j', (raw, expected) => {
     expect({ ...parseQuery(raw) }).toEqual(expected);
   });
@@ -303,7 +316,7 @@ describe('parseSignedQuery', () => {
 
   it('takes the canonical query from an SDK query as sent (every vector), without sorting', () => {
     for (const v of vectors.rest_signature) {
-      const { params, canonical } = parseSignedQuery(v.library_query_string);
+      const { params, canonical } = parsed(v.library_query_string);
       expect(canonical).toBe(v.string_to_sign.split('\n')[2]);
       expect(params).toEqual(parseQuery(v.library_query_string));
     }
@@ -314,15 +327,14 @@ describe('parseSignedQuery', () => {
     ['a=1&auth_signature=s&b=2', 'a=1&b=2'],
     ['a=1&b=2&auth_signature=s', 'a=1&b=2'],
     ['auth_signature=s', ''],
-    ['a=1&auth_signature=s&auth_signature=t&b=2', 'a=1&b=2'],
-    ['auth_signature=s&auth_key=k&auth_signature=t', 'auth_key=k'],
+    ['auth_key=k&AUTH_SIGNATURE=s', 'auth_key=k'],
     ['a=b=c&d=', 'a=b=c&d='],
     ['a=1,2:3@4/5;6&b=x-y.z_~', 'a=1,2:3@4/5;6&b=x-y.z_~'],
     // Keys compare as text, so `10` sorts before `9`.
     ['10=a&9=b', '10=a&9=b'],
     ['a=1&ab=2&b=3', 'a=1&ab=2&b=3'],
   ])('%j is canonical once the signature is cut out: %j', (raw, expected) => {
-    const { params, canonical } = parseSignedQuery(raw);
+    const { params, canonical } = parsed(raw);
     expect(canonical).toBe(expected);
     expect(canonical).toBe(canonicalOf(params));
   });
@@ -331,7 +343,6 @@ describe('parseSignedQuery', () => {
   it.each([
     '',
     'b=1&a=2',
-    'a=1&a=2',
     'A=1&b=2',
     'a=1&B=2',
     'a=x%2Cy',
@@ -345,16 +356,14 @@ describe('parseSignedQuery', () => {
     '&a=1',
     'a=1&',
     '=1&a=2',
-    'a=1&auth_signature=s&a=2',
     'b=1&auth_signature=s&a=2',
-    'auth_key=k&AUTH_SIGNATURE=s',
     'auth_key=k&auth_signature=a%2Bb',
     '9=a&10=b',
     'ab=1&a=2',
     'a=1&x]=2',
     'caf\u00e9=1',
   ])('%j leaves the canonical query to the sorted form', (raw) => {
-    const { params, canonical } = parseSignedQuery(raw);
+    const { params, canonical } = parsed(raw);
     expect(canonical).toBeUndefined();
     expect({ ...params }).toEqual({ ...parseQuery(raw) });
   });
@@ -370,8 +379,53 @@ describe('parseSignedQuery', () => {
       'caf\u00e9=1&z=2',
     ];
     for (const raw of raws) {
-      const { params, canonical } = parseSignedQuery(raw);
+      const { params, canonical } = parsed(raw);
       if (canonical !== undefined) expect(canonical).toBe(canonicalOf(params));
     }
+  });
+});
+
+describe('parseSignedQuery refuses what two different requests could share a signature with', () => {
+  it.each([
+    // Repeats, whichever copy comes first, in any spelling of the key.
+    ['auth_key=a&auth_key=b', 'Duplicate query parameter: "auth_key"'],
+    ['auth_key=b&auth_key=a', 'Duplicate query parameter: "auth_key"'],
+    ['auth_signature=s&auth_signature=t', 'Duplicate query parameter: "auth_signature"'],
+    ['auth_timestamp=1&x=1&auth_timestamp=2', 'Duplicate query parameter: "auth_timestamp"'],
+    ['body_md5=a&body_md5=a', 'Duplicate query parameter: "body_md5"'],
+    ['auth_version=1.0&auth_version=1.0', 'Duplicate query parameter: "auth_version"'],
+    ['info=a&info=b', 'Duplicate query parameter: "info"'],
+    ['auth_key=a&AUTH_KEY=b', 'Duplicate query parameter: "auth_key"'],
+    ['auth_key=a&auth%5Fkey=b', 'Duplicate query parameter: "auth_key"'],
+    ['x=1&x[]=2', 'Duplicate query parameter: "x"'],
+    ['x[]=1&x=2', 'Duplicate query parameter: "x"'],
+    // A signing parameter under another name on the wire.
+    ['auth_key[]=k', 'Query parameter "auth_key[]" must be auth_key, not an array'],
+    ['auth_signature[0]=s', 'Query parameter "auth_signature[0]" must be auth_signature, not an array'],
+    ['body_md5%5B%5D=m', 'Query parameter "body_md5[]" must be body_md5, not an array'],
+    // Decoded text that would read back as other pairs in the string to sign.
+    ['a=1%262=3', `Query parameter "a" has '&' in its value`],
+    ['a%3D1=2', `Query parameter name "a=1" contains '&' or '='`],
+    ['a%261=2', `Query parameter name "a&1" contains '&' or '='`],
+    ['x[]=a%2Cb&x[]=c', `Array query parameter "x[]" has ',' in a value`],
+    // Escapes that do not decode (kept literally, they would equal their own escaped form).
+    ['bad=%E0%A4%A', 'Malformed percent-encoding in query parameter "bad"'],
+    ['bad=100%', 'Malformed percent-encoding in query parameter "bad"'],
+    ['bad=%FF', 'Malformed percent-encoding in query parameter "bad"'],
+  ])('%j → %s', (raw, error) => {
+    expect(parseSignedQuery(raw)).toEqual({ ok: false, error });
+  });
+
+  it('verifyRestRequest answers an ambiguous query with 400, before any other check', () => {
+    const now = 1700000000;
+    const query = signRestQuery('GET', '/apps/3/channels', key, secret, '', now);
+    expect(verifyRestRequest(request('GET', '/apps/3/channels', `${query}&auth_key=${key}`), app, now, WINDOW)).toEqual({
+      ok: false,
+      status: 400,
+      error: 'Duplicate query parameter: "auth_key"',
+    });
+    // The array form alone never stands in for the signed name.
+    const renamed = query.replace('auth_key=', 'auth_key[]=');
+    expect(verifyRestRequest(request('GET', '/apps/3/channels', renamed), app, now, WINDOW)).toMatchObject({ ok: false, status: 400 });
   });
 });

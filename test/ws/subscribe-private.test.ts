@@ -99,6 +99,20 @@ describe('public channels', () => {
     expect(await b.client.next()).toEqual({ event: 'multi', channel: 'pub-other', data: '2' });
   });
 
+  it('socket_id of a connection outside the channel excludes nobody, whether it holds other channels or none', async () => {
+    const a = await connect(h);
+    const elsewhere = await connect(h);
+    const nowhere = await connect(h);
+    await subscribeOk(a.client, 'pub-target', '');
+    await subscribeOk(elsewhere.client, 'pub-somewhere-else', '');
+    await trigger(h, 'pub-target', 'via-elsewhere', '1', elsewhere.socketId);
+    await trigger(h, 'pub-target', 'via-nowhere', '2', nowhere.socketId);
+    expect(await a.client.next()).toEqual({ event: 'via-elsewhere', channel: 'pub-target', data: '1' });
+    expect(await a.client.next()).toEqual({ event: 'via-nowhere', channel: 'pub-target', data: '2' });
+    await expectQuiet(elsewhere.client);
+    await expectQuiet(nowhere.client);
+  });
+
   it('the same event through the adapter (publishEvent) is delivered identically', async () => {
     const a = await connect(h);
     await subscribeOk(a.client, 'pub-direct', '');
