@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { disconnectAll, echoClient, pusherOf, recorder, type Broadcaster } from '../helpers/clients.js';
 import { sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
-import { nodePusher } from '../helpers/laravel-broadcast.js';
+import { nodePusher, reverbServerEnv } from '../helpers/laravel-broadcast.js';
 import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
@@ -32,14 +32,10 @@ function laravelEnv(driver: Broadcaster, port: number): string {
   if (driver === 'reverb') {
     return [
       'BROADCAST_CONNECTION=reverb',
-      `REVERB_APP_ID=${app.appId}`,
-      `REVERB_APP_KEY=${app.key}`,
-      `REVERB_APP_SECRET=${app.secret}`,
+      ...reverbServerEnv(app, port),
       'REVERB_HOST="localhost"',
       `REVERB_PORT=${port}`,
       'REVERB_SCHEME=http',
-      'REVERB_SERVER_HOST=127.0.0.1',
-      `REVERB_SERVER_PORT=${port}`,
       'VITE_REVERB_APP_KEY="${REVERB_APP_KEY}"',
       'VITE_REVERB_HOST="${REVERB_HOST}"',
     ].join('\n');

@@ -12,7 +12,7 @@ import { disconnectAll, pusherOf, recorder, until } from '../helpers/clients.js'
 import { echoOn, startClusterAuth } from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import type { LaravelAuth } from '../helpers/laravel-auth.js';
-import { laravelBroadcast } from '../helpers/laravel-broadcast.js';
+import { laravelBroadcast, reverbServerEnv } from '../helpers/laravel-broadcast.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const app = { appId: 'app-id', key: 'app-key', secret: 'app-secret' };
@@ -29,11 +29,7 @@ function envFile(port: number, redisPort: number): string {
     file,
     [
       'BROADCAST_CONNECTION=reverb',
-      `REVERB_APP_ID=${app.appId}`,
-      `REVERB_APP_KEY=${app.key}`,
-      `REVERB_APP_SECRET=${app.secret}`,
-      'REVERB_SERVER_HOST=127.0.0.1',
-      `REVERB_SERVER_PORT=${port}`,
+      ...reverbServerEnv(app, port),
       'REVERB_SCALING_ENABLED=true',
       'REDIS_CLIENT=phpredis',
       'REDIS_HOST=127.0.0.1',

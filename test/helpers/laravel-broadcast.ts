@@ -19,6 +19,17 @@ export interface AppCredentials {
   secret: string;
 }
 
+/** The server side of a Reverb `.env`: the app's credentials and where Herald binds. */
+export function reverbServerEnv(app: AppCredentials, port: number): string[] {
+  return [
+    `REVERB_APP_ID=${app.appId}`,
+    `REVERB_APP_KEY=${app.key}`,
+    `REVERB_APP_SECRET=${app.secret}`,
+    'REVERB_SERVER_HOST=127.0.0.1',
+    `REVERB_SERVER_PORT=${port}`,
+  ];
+}
+
 export const TEST_CREDENTIALS: AppCredentials = { appId: 'app-id', key: 'app-key', secret: 'app-secret' };
 
 /** The official Node REST SDK against a test Herald. */

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { disconnectAll, echoClient, pusherOf, recorder, sleep } from '../helpers/clients.js';
 import { phpJsonEncode, sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
 import { startCli } from '../helpers/cli.js';
+import { reverbServerEnv } from '../helpers/laravel-broadcast.js';
 import { freePort } from '../helpers/net.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 
@@ -48,11 +49,7 @@ describe.each([
       [
         'APP_NAME="Acme Shop"',
         ...lines,
-        `REVERB_APP_ID=${app.appId}`,
-        `REVERB_APP_KEY=${app.key}`,
-        `REVERB_APP_SECRET=${app.secret}`,
-        'REVERB_SERVER_HOST=127.0.0.1',
-        `REVERB_SERVER_PORT=${port}`,
+        ...reverbServerEnv(app, port),
         'REDIS_CLIENT=phpredis',
         'REDIS_HOST=127.0.0.1',
         `REDIS_PASSWORD="${redis.password}"`,
