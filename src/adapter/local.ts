@@ -27,6 +27,8 @@ export class LocalAdapter implements Adapter {
   private readonly index = new ChannelIndex(USER_CHANNEL_PREFIX);
   private readonly sockets = new ConnectionIndex();
   private readonly perApp = new Map<string, number>();
+  /** `markLeave` marks: `{appId}\0{key}` → expiry (ms). */
+  private readonly leaves = new Map<string, number>();
   /** Set while this adapter unsubscribes a socket: uWS then reports a leave that is already counted. */
   private unsubscribing = false;
 
@@ -173,6 +175,17 @@ export class LocalAdapter implements Adapter {
     this.eventCache.set(appId, channel, event, data, ttlSeconds, Date.now());
   }
 
+  markLeave(appId: string, key: string, ttlMs: number): void {
+    this.leaves.set(`${appId}\0${key}`, Date.now() + ttlMs);
+  }
+
+  claimLeave(appId: string, key: string): boolean {
+    const at = `${appId}\0${key}`;
+    const expiry = this.leaves.get(at);
+    this.leaves.delete(at);
+    return expiry !== undefined && expiry > Date.now();
+  }
+
   async channelInfo(appId: string, channel: string): Promise<ChannelInfo> {
     return this.info(appId, channel);
   }
@@ -198,6 +211,7 @@ export class LocalAdapter implements Adapter {
 
   sweep(now: number): void {
     this.eventCache.sweep(now);
+    for (const [at, expiry] of this.leaves) if (expiry <= now) this.leaves.delete(at);
   }
 
   sharedState(): 'local' {

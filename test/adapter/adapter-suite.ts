@@ -255,6 +255,18 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       expect((await join(b, 'cache-x')).cached).toMatchObject({ event: 'e', data: '"d2"' });
       expect((await join(b, 'news')).cached).toBeUndefined();
     });
+
+    it('a held leave mark is claimed once, per app and key, and not after it expired', async () => {
+      adapter.markLeave('a1', 'c:room', 5000);
+      adapter.markLeave('a1', 'm:room\nu1', 30);
+      // Writes may be in flight: a query of the same adapter comes after them.
+      await adapter.channelInfo('a1', 'room');
+      expect(await adapter.claimLeave('a2', 'c:room')).toBe(false);
+      expect(await adapter.claimLeave('a1', 'c:room')).toBe(true);
+      expect(await adapter.claimLeave('a1', 'c:room')).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(await adapter.claimLeave('a1', 'm:room\nu1')).toBe(false);
+    });
   });
 }
 
