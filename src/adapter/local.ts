@@ -49,10 +49,10 @@ export class LocalAdapter implements Adapter {
     // count is then one short.
     if (except && except.open && except.channelCount > 0 && except.app.id === appId) {
       this.publisher.publish(topic, frame, except.socket);
-      this.stats.sent(frame, recipients - 1);
+      this.stats.sent(frame, this.stats.messagesOf(appId), recipients - 1);
     } else {
       this.publisher.publish(topic, frame);
-      this.stats.sent(frame, recipients);
+      this.stats.sent(frame, this.stats.messagesOf(appId), recipients);
     }
   }
 

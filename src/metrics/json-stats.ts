@@ -5,7 +5,7 @@
  */
 import { channelKind } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
-import type { Stats } from './stats.js';
+import type { AppMessages, Stats } from './stats.js';
 
 /** Channels read per index page: bounds one slice of the event loop on a node with many channels. */
 const STATS_PAGE = 4096;
@@ -13,10 +13,11 @@ const STATS_PAGE = 4096;
 export interface AppStatsJson {
   connections: { active: number; total_unique_users: number };
   channels: { occupied: number; presence: number };
+  /** Frames from clients, frames to clients (a fan-out counts each subscriber), client events; this node's. */
+  messages: { received: number; sent: number; client_events: number };
 }
 
 export interface StatsJson extends AppStatsJson {
-  messages: { received: number; sent: number; client_events: number };
   apps: Record<string, AppStatsJson>;
 }
 
@@ -41,9 +42,9 @@ export async function statsJson({ stats, adapter, appIds }: StatsSources): Promi
     ids.add(conn.user.id);
   }
   const apps: Record<string, AppStatsJson> = {};
-  const total: AppStatsJson = { connections: { active: 0, total_unique_users: 0 }, channels: { occupied: 0, presence: 0 } };
+  const total: Omit<AppStatsJson, 'messages'> = { connections: { active: 0, total_unique_users: 0 }, channels: { occupied: 0, presence: 0 } };
   for (const appId of appIds) {
-    const app = await appStats(adapter, appId, signedIn.get(appId) ?? new Set());
+    const app = await appStats(adapter, appId, signedIn.get(appId) ?? new Set(), stats.messagesOf(appId));
     apps[appId] = app;
     total.connections.active += app.connections.active;
     // Users of different apps are different users.
@@ -58,7 +59,7 @@ export async function statsJson({ stats, adapter, appIds }: StatsSources): Promi
   };
 }
 
-async function appStats(adapter: Adapter, appId: string, users: Set<string>): Promise<AppStatsJson> {
+async function appStats(adapter: Adapter, appId: string, users: Set<string>, messages: AppMessages): Promise<AppStatsJson> {
   const presence: string[] = [];
   let occupied = 0;
   let after: string | undefined;
@@ -72,5 +73,6 @@ async function appStats(adapter: Adapter, appId: string, users: Set<string>): Pr
   return {
     connections: { active: adapter.connectionCount(appId), total_unique_users: users.size },
     channels: { occupied, presence: presence.length },
+    messages: { received: messages.received, sent: messages.sent, client_events: messages.clientEvents },
   };
 }
