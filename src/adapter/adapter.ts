@@ -82,6 +82,8 @@ export interface Adapter {
   unwatch(conn: Connection): void;
   /** Sends `frame` to every connection watching the user, on every node. */
   notifyWatchers(appId: string, userId: string, frame: string, exceptSocketId?: string): void;
+  /** Ids of the app's signed-in users, on every node (for `/stats`, not a hot path). */
+  signedInUsers(appId: string): Promise<string[]>;
   /** Connections on this node signed in as that user. */
   userConnections(appId: string, userId: string): Promise<Connection[]>;
   /** Closes (4009) every connection signed in as that user, on every node. */

@@ -205,6 +205,10 @@ export class LocalAdapter implements Adapter {
     return this.table.presence(appId, channel).ids;
   }
 
+  async signedInUsers(appId: string): Promise<string[]> {
+    return this.signedIn.online(appId);
+  }
+
   async userConnections(appId: string, userId: string): Promise<Connection[]> {
     return [...this.signedIn.connections(appId, userId)];
   }

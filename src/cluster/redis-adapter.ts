@@ -377,6 +377,10 @@ export class RedisAdapter implements Adapter {
     };
   }
 
+  signedInUsers(appId: string): Promise<string[]> {
+    return this.query(() => this.link.cmd.hkeys(this.keys.users(appId)));
+  }
+
   users(appId: string, channel: string): Promise<string[]> {
     return this.query(() => this.link.cmd.hkeys(this.keys.members(appId, channel)));
   }

@@ -28,23 +28,16 @@ export interface StatsSources {
 }
 
 /**
- * Unique users are the distinct ids signed in (`pusher:signin`) or present in a presence channel.
- * Presence members come from the adapter, so they span the cluster in Redis mode; sign-ins are
- * seen on this node only, as are `connections.active`. Channels are read page by page from the
+ * Unique users are the distinct ids signed in (`pusher:signin`) or present in a presence channel,
+ * both from the adapter, so they span the cluster in Redis mode; `connections.active` and the
+ * message counts are this node's. Channels are read page by page from the
  * channel index (`#server-to-user-*` channels are not listed there, so not counted as occupied).
  */
 export async function statsJson({ stats, adapter, appIds }: StatsSources): Promise<StatsJson> {
-  const signedIn = new Map<string, Set<string>>();
-  for (const conn of adapter.connections()) {
-    if (!conn.user) continue;
-    let ids = signedIn.get(conn.app.id);
-    if (!ids) signedIn.set(conn.app.id, (ids = new Set()));
-    ids.add(conn.user.id);
-  }
   const apps: Record<string, AppStatsJson> = {};
   const total: Omit<AppStatsJson, 'messages'> = { connections: { active: 0, total_unique_users: 0 }, channels: { occupied: 0, presence: 0 } };
   for (const appId of appIds) {
-    const app = await appStats(adapter, appId, signedIn.get(appId) ?? new Set(), stats.messagesOf(appId));
+    const app = await appStats(adapter, appId, stats.messagesOf(appId));
     apps[appId] = app;
     total.connections.active += app.connections.active;
     // Users of different apps are different users.
@@ -59,7 +52,8 @@ export async function statsJson({ stats, adapter, appIds }: StatsSources): Promi
   };
 }
 
-async function appStats(adapter: Adapter, appId: string, users: Set<string>, messages: AppMessages): Promise<AppStatsJson> {
+async function appStats(adapter: Adapter, appId: string, messages: AppMessages): Promise<AppStatsJson> {
+  const users = new Set(await adapter.signedInUsers(appId));
   const presence: string[] = [];
   let occupied = 0;
   let after: string | undefined;

@@ -1,13 +1,13 @@
 /**
  * Issue #11 in the Redis cluster mode of #9: three Herald nodes on one redis-server, each with the
  * same webhook URL and the same ingest rules. Every webhook event must reach the (real) receiver
- * once per cluster, not once per node, and every ingested PUBLISH must reach each subscriber once,
- * although every node is subscribed to it.
+ * once per cluster, not once per node, every ingested PUBLISH must reach each subscriber once,
+ * although every node is subscribed to it, and `/stats` counts unique users cluster-wide.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pusherWebhookEvents } from '../../src/config/schema.js';
 import { listen, recorder, sleep, subscribed, until, type Pusher, type Recorder } from '../helpers/clients.js';
-import { closeClients, joinAs, pusherOn, rawOn, startClusterAuth, tearDown } from '../helpers/cluster-clients.js';
+import { closeClients, eventually, joinAs, pusherOn, rawOn, startClusterAuth, tearDown } from '../helpers/cluster-clients.js';
 import { CLUSTER_APP, startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import { TEST_APP } from '../helpers/herald.js';
 import { phpJsonEncode, type LaravelAuth } from '../helpers/laravel-auth.js';
@@ -174,5 +174,22 @@ describe('Redis ingest in a cluster: every node subscribes, each message is deli
     await sleep(300);
     for (const r of got) expect(r.calls).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
     expect(stranger.calls).toEqual([]);
+  });
+});
+
+describe('/stats in a cluster', () => {
+  it('total_unique_users counts signed-in and presence users on every node, each once; connections.active is the node\'s own', async () => {
+    await signedIn(n0, 'u11');
+    await signedIn(n1, 'u12');
+    await signedIn(n2, 'u11');
+    await joinAs(n2, 'presence-stats', 'u13');
+    await joinAs(n1, 'presence-stats', 'u12');
+    const stats = async (node: ClusterNode) => {
+      const res = await fetch(`http://127.0.0.1:${node.metricsPort}/stats`);
+      return ((await res.json()) as { apps: Record<string, { connections: { active: number; total_unique_users: number } }> }).apps[CLUSTER_APP.appId]!.connections;
+    };
+    for (const [node, active] of [[n0, 1], [n1, 2], [n2, 2]] as const) {
+      await eventually(() => stats(node), { active, total_unique_users: 3 });
+    }
   });
 });
