@@ -12,7 +12,7 @@ import { disconnectAll, echoClient, pusherOf, recorder, sleep } from '../helpers
 import { phpJsonEncode, sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
 import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-laravel-ingest-'));
 const app = { appId: 'laravel-app', key: 'laravel-key', secret: 'laravel-secret' };
@@ -22,7 +22,7 @@ let redis: TestRedis;
 let herald: ChildProcess | undefined;
 let auth: LaravelAuth | undefined;
 beforeAll(async () => {
-  redis = await startRedis('laravel pw');
+  redis = await startRedis({ password: 'laravel pw' });
 });
 afterEach(async () => {
   disconnectAll();
@@ -32,7 +32,7 @@ afterEach(async () => {
   herald = undefined;
 });
 afterAll(async () => {
-  await redis?.stop();
+  await redis?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
