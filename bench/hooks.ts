@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { signChannel } from '../protocol/signing.js';
 import { freePort } from '../test/helpers/net.js';
-import { startRedis } from '../test/helpers/redis-server.js';
+import { startRedis } from '../test/helpers/redis.js';
 import { cpuNs } from './proc.js';
 import { hasTaskset } from './servers.js';
 
@@ -136,7 +136,7 @@ async function clientEvents(webhooks: boolean): Promise<Record<string, number>> 
 }
 
 async function ingest(): Promise<Record<string, number>> {
-  const redis = await startRedis('bench-pw');
+  const redis = await startRedis({ password: 'bench-pw' });
   const port = await freePort();
   const server = await herald(
     port,
@@ -166,7 +166,7 @@ async function ingest(): Promise<Record<string, number>> {
     return { messages_per_s: round(N / ((t1 - t0) / 1000), 0), cpu_us_per_message: round((cpu1 - cpu0) / 1000 / N, 2) };
   } finally {
     server.kill('SIGKILL');
-    await redis.stop();
+    await redis.close();
   }
 }
 

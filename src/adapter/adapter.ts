@@ -82,12 +82,21 @@ export interface Adapter {
   unwatch(conn: Connection): void;
   /** Sends `frame` to every connection watching the user, on every node. */
   notifyWatchers(appId: string, userId: string, frame: string, exceptSocketId?: string): void;
+  /** Ids of the app's signed-in users, on every node (for `/stats`, not a hot path). */
+  signedInUsers(appId: string): Promise<string[]>;
   /** Connections on this node signed in as that user. */
   userConnections(appId: string, userId: string): Promise<Connection[]>;
   /** Closes (4009) every connection signed in as that user, on every node. */
   terminateUser(appId: string, userId: string, code: number, message: string): void;
 
   cached(appId: string, channel: string): Maybe<CachedEvent | undefined>;
+  /**
+   * Marks a webhook leave (`channel_vacated`, `member_removed`) as held back for `ttlMs`, so that
+   * the re-join of a page reload on another node finds it (`claimLeave`) and both go unsent.
+   */
+  markLeave(appId: string, key: string, ttlMs: number): void;
+  /** Removes the mark; true for exactly one caller while it stands (the re-join, or the leave's own release). */
+  claimLeave(appId: string, key: string): Maybe<boolean>;
   cache(appId: string, channel: string, event: string, data: string, ttlSeconds: number): void;
 
   channelInfo(appId: string, channel: string): Promise<ChannelInfo>;

@@ -27,6 +27,8 @@ export class LocalAdapter implements Adapter {
   private readonly index = new ChannelIndex(USER_CHANNEL_PREFIX);
   private readonly sockets = new ConnectionIndex();
   private readonly perApp = new Map<string, number>();
+  /** `markLeave` marks: `{appId}\0{key}` → expiry (ms). */
+  private readonly leaves = new Map<string, number>();
   /** Set while this adapter unsubscribes a socket: uWS then reports a leave that is already counted. */
   private unsubscribing = false;
 
@@ -47,10 +49,10 @@ export class LocalAdapter implements Adapter {
     // count is then one short.
     if (except && except.open && except.channelCount > 0 && except.app.id === appId) {
       this.publisher.publish(topic, frame, except.socket);
-      this.stats.sent(frame, recipients - 1);
+      this.stats.sent(frame, this.stats.messagesOf(appId), recipients - 1);
     } else {
       this.publisher.publish(topic, frame);
-      this.stats.sent(frame, recipients);
+      this.stats.sent(frame, this.stats.messagesOf(appId), recipients);
     }
   }
 
@@ -173,6 +175,17 @@ export class LocalAdapter implements Adapter {
     this.eventCache.set(appId, channel, event, data, ttlSeconds, Date.now());
   }
 
+  markLeave(appId: string, key: string, ttlMs: number): void {
+    this.leaves.set(`${appId}\0${key}`, Date.now() + ttlMs);
+  }
+
+  claimLeave(appId: string, key: string): boolean {
+    const at = `${appId}\0${key}`;
+    const expiry = this.leaves.get(at);
+    this.leaves.delete(at);
+    return expiry !== undefined && expiry > Date.now();
+  }
+
   async channelInfo(appId: string, channel: string): Promise<ChannelInfo> {
     return this.info(appId, channel);
   }
@@ -192,12 +205,17 @@ export class LocalAdapter implements Adapter {
     return this.table.presence(appId, channel).ids;
   }
 
+  async signedInUsers(appId: string): Promise<string[]> {
+    return this.signedIn.online(appId);
+  }
+
   async userConnections(appId: string, userId: string): Promise<Connection[]> {
     return [...this.signedIn.connections(appId, userId)];
   }
 
   sweep(now: number): void {
     this.eventCache.sweep(now);
+    for (const [at, expiry] of this.leaves) if (expiry <= now) this.leaves.delete(at);
   }
 
   sharedState(): 'local' {

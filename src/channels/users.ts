@@ -29,6 +29,14 @@ export class UserIndex<C> {
     return [...(this.users.get(userKey(appId, userId)) ?? [])];
   }
 
+  /** The app's online user ids (a walk over every app's users: for reports, not the hot path). */
+  online(appId: string): string[] {
+    const prefix = userKey(appId, '');
+    const ids: string[] = [];
+    for (const key of this.users.keys()) if (key.startsWith(prefix)) ids.push(key.slice(prefix.length));
+    return ids;
+  }
+
   isOnline(appId: string, userId: string): boolean {
     return this.users.has(userKey(appId, userId));
   }

@@ -12,6 +12,7 @@
  * - `connections`: node id → connections (their sum is the app's count).
  * - `nodes`: sorted set of node ids by last heartbeat (ms, Redis clock); `dead:{id}` a tombstone.
  * - `cache:{channel}`: a cache channel's last event, expiring with its TTL.
+ * - `leave:{key}`: a webhook leave some node holds back (`Adapter.markLeave`), expiring.
  */
 export class ClusterKeys {
   constructor(private readonly prefix: string) {}
@@ -28,6 +29,7 @@ export class ClusterKeys {
   connections = (appId: string) => this.base(appId) + 'connections';
   nodes = (appId: string) => this.base(appId) + 'nodes';
   cache = (appId: string, channel: string) => this.base(appId) + 'cache:' + channel;
+  leave = (appId: string, key: string) => this.base(appId) + 'leave:' + key;
   bus = (appId: string) => this.base(appId) + 'bus';
   dead = (appId: string, node: string) => this.base(appId) + 'dead:' + node;
   nodeChannels = (appId: string, node: string) => this.base(appId) + `node:${node}:channels`;

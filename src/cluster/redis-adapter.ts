@@ -333,6 +333,17 @@ export class RedisAdapter implements Adapter {
     this.link.cmd.set(this.keys.cache(appId, channel), JSON.stringify(entry), 'PX', ttl).catch(() => {});
   }
 
+  // ---- held webhook leaves ------------------------------------------------------------------
+
+  markLeave(appId: string, key: string, ttlMs: number): void {
+    if (!this.link.isReady) return;
+    this.link.cmd.set(this.keys.leave(appId, key), this.nodeId, 'PX', ttlMs).catch(() => {});
+  }
+
+  claimLeave(appId: string, key: string): Promise<boolean> {
+    return this.query(() => this.link.cmd.del(this.keys.leave(appId, key))).then((n) => n === 1);
+  }
+
   // ---- queries (one round trip each, never asking other nodes) ----------------------------
 
   async channelInfo(appId: string, channel: string): Promise<ChannelInfo> {
@@ -364,6 +375,10 @@ export class RedisAdapter implements Adapter {
       ...(query.withUserCounts ? { userCounts: taken.map((r) => r[2]) } : {}),
       next: rows.length > query.limit ? taken[taken.length - 1]![0] : undefined,
     };
+  }
+
+  signedInUsers(appId: string): Promise<string[]> {
+    return this.query(() => this.link.cmd.hkeys(this.keys.users(appId)));
   }
 
   users(appId: string, channel: string): Promise<string[]> {

@@ -5,7 +5,7 @@
  */
 import { channelKind } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
-import type { Stats } from './stats.js';
+import type { AppMessages, Stats } from './stats.js';
 
 /** Channels read per index page: bounds one slice of the event loop on a node with many channels. */
 const STATS_PAGE = 4096;
@@ -13,10 +13,11 @@ const STATS_PAGE = 4096;
 export interface AppStatsJson {
   connections: { active: number; total_unique_users: number };
   channels: { occupied: number; presence: number };
+  /** Frames from clients, frames to clients (a fan-out counts each subscriber), client events; this node's. */
+  messages: { received: number; sent: number; client_events: number };
 }
 
 export interface StatsJson extends AppStatsJson {
-  messages: { received: number; sent: number; client_events: number };
   apps: Record<string, AppStatsJson>;
 }
 
@@ -27,23 +28,16 @@ export interface StatsSources {
 }
 
 /**
- * Unique users are the distinct ids signed in (`pusher:signin`) or present in a presence channel.
- * Presence members come from the adapter, so they span the cluster in Redis mode; sign-ins are
- * seen on this node only, as are `connections.active`. Channels are read page by page from the
+ * Unique users are the distinct ids signed in (`pusher:signin`) or present in a presence channel,
+ * both from the adapter, so they span the cluster in Redis mode; `connections.active` and the
+ * message counts are this node's. Channels are read page by page from the
  * channel index (`#server-to-user-*` channels are not listed there, so not counted as occupied).
  */
 export async function statsJson({ stats, adapter, appIds }: StatsSources): Promise<StatsJson> {
-  const signedIn = new Map<string, Set<string>>();
-  for (const conn of adapter.connections()) {
-    if (!conn.user) continue;
-    let ids = signedIn.get(conn.app.id);
-    if (!ids) signedIn.set(conn.app.id, (ids = new Set()));
-    ids.add(conn.user.id);
-  }
   const apps: Record<string, AppStatsJson> = {};
-  const total: AppStatsJson = { connections: { active: 0, total_unique_users: 0 }, channels: { occupied: 0, presence: 0 } };
+  const total: Omit<AppStatsJson, 'messages'> = { connections: { active: 0, total_unique_users: 0 }, channels: { occupied: 0, presence: 0 } };
   for (const appId of appIds) {
-    const app = await appStats(adapter, appId, signedIn.get(appId) ?? new Set());
+    const app = await appStats(adapter, appId, stats.messagesOf(appId));
     apps[appId] = app;
     total.connections.active += app.connections.active;
     // Users of different apps are different users.
@@ -58,7 +52,8 @@ export async function statsJson({ stats, adapter, appIds }: StatsSources): Promi
   };
 }
 
-async function appStats(adapter: Adapter, appId: string, users: Set<string>): Promise<AppStatsJson> {
+async function appStats(adapter: Adapter, appId: string, messages: AppMessages): Promise<AppStatsJson> {
+  const users = new Set(await adapter.signedInUsers(appId));
   const presence: string[] = [];
   let occupied = 0;
   let after: string | undefined;
@@ -72,5 +67,6 @@ async function appStats(adapter: Adapter, appId: string, users: Set<string>): Pr
   return {
     connections: { active: adapter.connectionCount(appId), total_unique_users: users.size },
     channels: { occupied, presence: presence.length },
+    messages: { received: messages.received, sent: messages.sent, client_events: messages.clientEvents },
   };
 }

@@ -1,5 +1,12 @@
 import type { ChannelType } from '../../protocol/names.js';
 
+/** One app's message counts (`/stats`); whoever bumps them keeps the record, so a bump is a field increment. */
+export interface AppMessages {
+  received: number;
+  sent: number;
+  clientEvents: number;
+}
+
 /**
  * Plain counters bumped on the hot path (a field increment, nothing else); the Prometheus
  * collectors read them only when scraped.
@@ -33,6 +40,8 @@ export class Stats {
   ingestDelivered = 0;
   /** Reason (`not_json`, `invalid_channel`, …) → Redis messages dropped. */
   readonly ingestDropped = new Map<string, number>();
+  /** App id → its message counts. */
+  readonly messagesByApp = new Map<string, AppMessages>();
 
   subscribed(type: ChannelType): void {
     this.subscriptions.set(type, (this.subscriptions.get(type) ?? 0) + 1);
@@ -52,8 +61,16 @@ export class Stats {
     this.webhookEventsDropped.set(reason, (this.webhookEventsDropped.get(reason) ?? 0) + events);
   }
 
-  sent(frame: string, recipients = 1): void {
+  /** The app's message counts, created on first use (a connection takes its app's once, when it opens). */
+  messagesOf(appId: string): AppMessages {
+    let messages = this.messagesByApp.get(appId);
+    if (!messages) this.messagesByApp.set(appId, (messages = { received: 0, sent: 0, clientEvents: 0 }));
+    return messages;
+  }
+
+  sent(frame: string, app: AppMessages, recipients = 1): void {
     this.wsMessagesOut += recipients;
     this.wsBytesOut += frame.length * recipients;
+    app.sent += recipients;
   }
 }

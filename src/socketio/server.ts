@@ -74,6 +74,7 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
           };
           session.conn.lastSeen = monotonicMs();
           ctx.stats.wsMessagesIn++;
+          session.conn.messages.received++;
           try {
             const pending = handle(packet);
             if (pending instanceof Promise) pending.catch(failed);

@@ -1,25 +1,33 @@
 import type { LifecycleEvent } from '../events/lifecycle.js';
 
-type Leave = Extract<LifecycleEvent, { type: 'channel_vacated' | 'member_removed' }>;
+export type Leave = Extract<LifecycleEvent, { type: 'channel_vacated' | 'member_removed' }>;
 
-const keyOf = (e: LifecycleEvent): string | undefined => {
+export const isLeave = (e: LifecycleEvent): e is Leave => e.type === 'channel_vacated' || e.type === 'member_removed';
+
+/** What a leave and its re-join share, within one app: the channel, or the channel and member (channel names have no newline). */
+export function leaveKey(e: LifecycleEvent): string | undefined {
   switch (e.type) {
     case 'channel_vacated':
     case 'channel_occupied':
-      return `c\0${e.appId}\0${e.channel}`;
+      return `c:${e.channel}`;
     case 'member_removed':
     case 'member_added':
-      return `m\0${e.appId}\0${e.channel}\0${e.userId}`;
+      return `m:${e.channel}\n${e.userId}`;
     default:
       return undefined;
   }
+}
+
+const keyOf = (e: LifecycleEvent): string | undefined => {
+  const key = leaveKey(e);
+  return key === undefined ? undefined : `${e.appId}\0${key}`;
 };
 
 /**
  * Holds `channel_vacated` and `member_removed` for a while (section 7): a page reload leaves and
  * re-joins within a second or two, and the backend must hear neither the leave nor the re-join.
- * Only a re-join seen by this node cancels a held leave; the caller re-checks cluster state when
- * the leave comes due.
+ * Only a re-join seen by this node cancels a held leave here; the caller matches re-joins on other
+ * nodes through the adapter's leave marks.
  */
 export class LeaveDelay {
   private readonly held = new Map<string, { timer: NodeJS.Timeout; event: Leave }>();
@@ -33,7 +41,7 @@ export class LeaveDelay {
   admit(event: LifecycleEvent): boolean {
     const key = keyOf(event);
     if (key === undefined || this.delayMs === 0) return true;
-    if (event.type === 'channel_vacated' || event.type === 'member_removed') {
+    if (isLeave(event)) {
       this.held.get(key)?.timer.refresh();
       if (!this.held.has(key)) {
         const timer = setTimeout(() => this.release(key), this.delayMs);

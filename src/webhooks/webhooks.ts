@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import { webhookPathName, type WebhookEvent } from '../../protocol/webhooks.js';
-import type { Adapter } from '../adapter/adapter.js';
+import type { Adapter, Maybe } from '../adapter/adapter.js';
 import type { AppRegistry } from '../apps/registry.js';
 import type { AppConfig, HeraldConfig, WebhookConfig } from '../config/schema.js';
 import type { Lifecycle, LifecycleEvent } from '../events/lifecycle.js';
 import type { Stats } from '../metrics/stats.js';
 import { UrlQueue, type DeliveryOptions, type DeliveryReport } from './delivery.js';
 import { channelOf, webhookEvent } from './events.js';
-import { LeaveDelay } from './leave-delay.js';
+import { isLeave, LeaveDelay, leaveKey, type Leave } from './leave-delay.js';
+
+/** A leave's mark outlives its delay by this much, so the holder's own release still finds it. */
+const MARK_MARGIN_MS = 5000;
 
 export interface WebhookDeps {
   config: HeraldConfig;
@@ -38,6 +41,9 @@ export class Webhooks {
   private readonly report: DeliveryReport;
   /** Released leaves whose cluster re-check has not answered yet. */
   private rechecking = 0;
+  /** Events behind a re-join's `claimLeave` that has not answered yet (they keep their order). */
+  private waiting = 0;
+  private tail: Promise<void> = Promise.resolve();
   /** Shutdown: queues made from now on send at once too. */
   private hurry = false;
 
@@ -76,13 +82,28 @@ export class Webhooks {
 
   /** Events held, being re-checked, waiting or in flight, across apps (a gauge). */
   queued(): number {
-    return this.delay.size + this.rechecking + this.queues().reduce((n, q) => n + q.pending, 0);
+    return this.delay.size + this.rechecking + this.waiting + this.queues().reduce((n, q) => n + q.pending, 0);
   }
 
   handle(event: LifecycleEvent): void {
     const app = this.deps.apps.byId(event.appId);
     if (!app || !app.webhooks.some((w) => w.events.includes(event.type))) return;
-    if (this.delay.admit(event)) this.dispatch(app, event);
+    const admitted = this.delay.admit(event);
+    const key = this.deps.config.webhookLeaveDelayMs > 0 ? leaveKey(event) : undefined;
+    if (key === undefined) {
+      if (admitted) this.send(app, event, false);
+      return;
+    }
+    const { adapter, config } = this.deps;
+    if (isLeave(event)) {
+      adapter.markLeave(app.id, key, config.webhookLeaveDelayMs + MARK_MARGIN_MS);
+      return;
+    }
+    const claimed = adapter.claimLeave(app.id, key);
+    // Cancelled here by this node's own held leave: the mark goes with it.
+    if (!admitted) return void Promise.resolve(claimed).catch(() => undefined);
+    // Otherwise a claimed mark is a leave held on another node: the re-join of a reload, sent by neither.
+    this.send(app, event, claimed);
   }
 
   /** Shutdown: held leaves go out now, batches stop waiting; resolves when all is sent or at the deadline. */
@@ -108,10 +129,12 @@ export class Webhooks {
    * A held leave is due. The re-join may have happened on another node: the adapter's queries
    * see the whole cluster, so a leave that is no longer true is not sent.
    */
-  private async recheck(event: Extract<LifecycleEvent, { type: 'channel_vacated' | 'member_removed' }>): Promise<void> {
+  private async recheck(event: Leave): Promise<void> {
     const { adapter, logger } = this.deps;
     this.rechecking++;
     try {
+      // A re-join on another node took the mark and went unsent: so does this leave.
+      if (!(await adapter.claimLeave(event.appId, leaveKey(event)!))) return;
       if (event.type === 'channel_vacated' && (await adapter.channelInfo(event.appId, event.channel)).occupied) return;
       if (event.type === 'member_removed' && (await adapter.users(event.appId, event.channel)).includes(event.userId)) return;
     } catch (err) {
@@ -121,6 +144,24 @@ export class Webhooks {
     }
     const app = this.deps.apps.byId(event.appId);
     if (app) this.dispatch(app, event);
+  }
+
+  /** Dispatches unless `heldElsewhere`; behind any answer still awaited, so that each URL keeps the order of events. */
+  private send(app: AppConfig, event: LifecycleEvent, heldElsewhere: Maybe<boolean>): void {
+    if (this.waiting === 0 && !(heldElsewhere instanceof Promise)) {
+      if (!heldElsewhere) this.dispatch(app, event);
+      return;
+    }
+    this.waiting++;
+    // Unreachable shared state cannot match a re-join: send it rather than lose it.
+    const held = Promise.resolve(heldElsewhere).catch(() => false);
+    this.tail = this.tail
+      .then(() => held)
+      .then((skip) => {
+        if (!skip) this.dispatch(app, event);
+      })
+      .catch((err: unknown) => this.deps.logger.error({ err, event: event.type }, 'webhook dispatch failed'))
+      .finally(() => this.waiting--);
   }
 
   private dispatch(app: AppConfig, event: LifecycleEvent): void {

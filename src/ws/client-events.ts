@@ -22,6 +22,7 @@ export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEvent
     return conn.error(ErrorCode.ClientEventRateLimit, ErrorMessage[ErrorCode.ClientEventRateLimit]!);
   }
   ctx.stats.clientEvents++;
+  conn.messages.clientEvents++;
   // With clientEvents 'all' the sender may not be a member: fall back to its signed-in user (section 2.6).
   const userId = type === 'presence' ? (conn.presenceId(channel) ?? conn.user?.id) : undefined;
   ctx.adapter.publish(app.id, channel, relayedClientEvent(frame, userId), conn.socketId);

@@ -2,7 +2,7 @@ import type { AppConfig } from '../config/schema.js';
 import type { Socket } from '../transport/uws.js';
 import { errorFrame } from '../../protocol/frames.js';
 import { topicOf } from '../channels/topics.js';
-import type { Stats } from '../metrics/stats.js';
+import type { AppMessages, Stats } from '../metrics/stats.js';
 
 export interface SignedInUser {
   id: string;
@@ -49,6 +49,8 @@ export class Connection {
   open = false;
   lastSeen: number;
   pingSentAt = 0;
+  /** The app's message counters (held here so that counting a frame is a field increment). */
+  readonly messages: AppMessages;
 
   constructor(
     readonly app: AppConfig,
@@ -56,6 +58,7 @@ export class Connection {
     private readonly stats: Stats,
   ) {
     this.lastSeen = connectedAt;
+    this.messages = stats.messagesOf(app.id);
   }
 
   /** False once the socket is closing: uWS has dropped its topics by then. */
@@ -142,7 +145,7 @@ export class Connection {
   send(frame: string): void {
     if (!this.open) return;
     this.socket.send(frame);
-    this.stats.sent(frame);
+    this.stats.sent(frame, this.messages);
   }
 
   /** A non-fatal `pusher:error`: the connection stays open. */

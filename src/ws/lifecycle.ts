@@ -60,6 +60,7 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
       conn.lastSeen = monotonicMs();
       conn.pingSentAt = 0;
       ctx.stats.wsMessagesIn++;
+      conn.messages.received++;
       ctx.stats.wsBytesIn += data.byteLength;
       receive(ctx, conn, data, isBinary);
     },

@@ -220,6 +220,9 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       expect(await adapter.signIn(tab2)).toBe(false);
       expect(await adapter.isOnline('a1', 'u1')).toBe(true);
       expect(await adapter.onlineUsers('a1', ['x', 'u1'])).toEqual(['u1']);
+      // The watcher has a user but never signed in.
+      expect(await adapter.signedInUsers('a1')).toEqual(['u1']);
+      expect(await adapter.signedInUsers('a2')).toEqual([]);
       expect(await adapter.userConnections('a1', 'u1')).toEqual([tab1, tab2]);
       adapter.notifyWatchers('a1', 'u1', 'W1');
       adapter.notifyWatchers('a1', 'u1', 'W2', watcher.socketId);
@@ -227,6 +230,7 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       expect(await adapter.signOut(tab1)).toBe(false);
       expect(await adapter.signOut(tab2)).toBe(true);
       expect(await adapter.isOnline('a1', 'u1')).toBe(false);
+      expect(await adapter.signedInUsers('a1')).toEqual([]);
       adapter.unwatch(watcher);
       adapter.notifyWatchers('a1', 'u1', 'W3');
       expect(inbox(watcher)).toEqual(['W1']);
@@ -254,6 +258,18 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       const b = await connect();
       expect((await join(b, 'cache-x')).cached).toMatchObject({ event: 'e', data: '"d2"' });
       expect((await join(b, 'news')).cached).toBeUndefined();
+    });
+
+    it('a held leave mark is claimed once, per app and key, and not after it expired', async () => {
+      adapter.markLeave('a1', 'c:room', 5000);
+      adapter.markLeave('a1', 'm:room\nu1', 30);
+      // Writes may be in flight: a query of the same adapter comes after them.
+      await adapter.channelInfo('a1', 'room');
+      expect(await adapter.claimLeave('a2', 'c:room')).toBe(false);
+      expect(await adapter.claimLeave('a1', 'c:room')).toBe(true);
+      expect(await adapter.claimLeave('a1', 'c:room')).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      expect(await adapter.claimLeave('a1', 'm:room\nu1')).toBe(false);
     });
   });
 }

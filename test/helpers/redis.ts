@@ -1,21 +1,38 @@
 /**
  * A real `redis-server` of the test's own on a free port (the one on 6379 belongs to someone else),
- * which a test can stop, start again on the same port (with its data, or empty), flush or kill -9.
- * Persistence is off while it runs; keeping data over a restart is one explicit `SHUTDOWN SAVE`
- * into the server's own temporary directory.
+ * optionally with a password and TLS only, which a test can stop, start again on the same port (with
+ * its data, or empty), flush or kill -9. Persistence is off while it runs; keeping data over a
+ * restart is one explicit `SHUTDOWN SAVE` into the server's own temporary directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** PEM files for a TLS-only server; the URL then is `rediss://…@localhost` (the certificate's name). */
+export interface RedisTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+export interface RedisServerOptions {
+  /** `requirepass`; none by default. */
+  password?: string;
+  tls?: RedisTls;
+}
 
 export interface TestRedis {
   port: number;
-  /** `redis://127.0.0.1:port/0` */
+  password: string | undefined;
+  /** `redis://[:password@]127.0.0.1:port/0` (`rediss://…@localhost` with TLS) */
   url: string;
+  /** A plain client (for PUBLISH and EVAL) that reconnects on its own; disconnected by `close()`. */
+  client(): Redis;
+  /** Kills the server (SIGKILL: an outage, not a shutdown), optionally waits, and starts it again, empty. */
+  restart(downMs?: number): Promise<void>;
   /** Whether the server process is up. */
   readonly running: boolean;
   /** Stops the server; `keepData` writes a snapshot that the next `start()` loads. */
@@ -31,16 +48,23 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis({ password, tls }: RedisServerOptions = {}): Promise<TestRedis> {
   const port = await portOutsideEphemeralRange();
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
+  const host = tls ? 'localhost' : '127.0.0.1';
+  const connection: RedisOptions = { host, port, password, ...(tls ? { tls: { ca: readFileSync(tls.caFile) } } : {}) };
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const auth = password === undefined ? [] : ['--requirepass', password];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  const clients: Redis[] = [];
 
   const launch = async (): Promise<void> => {
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb', '--loglevel', 'warning'],
+      [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb', '--loglevel', 'warning'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
@@ -56,7 +80,7 @@ export async function startRedis(): Promise<TestRedis> {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`redis-server exited on port ${port}:\n${out}`);
       try {
-        if ((await run(port, ['PING'])) === 'PONG') return;
+        if ((await run(connection, ['PING'])) === 'PONG') return;
       } catch {
         // not accepting yet
       }
@@ -69,7 +93,7 @@ export async function startRedis(): Promise<TestRedis> {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     if (signal.startsWith('SHUTDOWN')) {
       // The connection drops as the server exits: that is the reply.
-      await run(port, signal.split(' ')).catch(() => undefined);
+      await run(connection, signal.split(' ')).catch(() => undefined);
     } else {
       child.kill(signal as NodeJS.Signals);
     }
@@ -78,9 +102,22 @@ export async function startRedis(): Promise<TestRedis> {
   };
 
   await launch();
+  const userInfo = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
   const redis: TestRedis = {
     port,
-    url: `redis://127.0.0.1:${port}/0`,
+    password,
+    url: `${tls ? 'rediss' : 'redis'}://${userInfo}${host}:${port}/0`,
+    client() {
+      const c = new Redis({ ...connection, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 1000) });
+      c.on('error', () => undefined);
+      clients.push(c);
+      return c;
+    },
+    async restart(downMs = 0) {
+      await redis.kill();
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+      await launch();
+    },
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
@@ -94,10 +131,11 @@ export async function startRedis(): Promise<TestRedis> {
       rmSync(join(dir, 'dump.rdb'), { force: true });
     },
     flushAll: async () => {
-      await run(port, ['FLUSHALL']);
+      await run(connection, ['FLUSHALL']);
     },
-    command: (...args) => run(port, args),
+    command: (...args) => run(connection, args),
     close: async () => {
+      for (const c of clients.splice(0)) c.disconnect();
       await down('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
@@ -106,8 +144,8 @@ export async function startRedis(): Promise<TestRedis> {
 }
 
 /** One command on a fresh connection that neither retries nor queues. */
-async function run(port: number, args: (string | number)[]): Promise<unknown> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+async function run(connection: RedisOptions, args: (string | number)[]): Promise<unknown> {
+  const client = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -13,7 +13,7 @@ import { phpJsonEncode, sessionHeaders, startLaravelAuth, type LaravelAuth } fro
 import { startCli } from '../helpers/cli.js';
 import { reverbServerEnv } from '../helpers/laravel-broadcast.js';
 import { freePort } from '../helpers/net.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-laravel-ingest-'));
 const app = { appId: 'laravel-app', key: 'laravel-key', secret: 'laravel-secret' };
@@ -23,7 +23,7 @@ let redis: TestRedis;
 let herald: ChildProcess | undefined;
 let auth: LaravelAuth | undefined;
 beforeAll(async () => {
-  redis = await startRedis('laravel pw');
+  redis = await startRedis({ password: 'laravel pw' });
 });
 afterEach(async () => {
   disconnectAll();
@@ -33,7 +33,7 @@ afterEach(async () => {
   herald = undefined;
 });
 afterAll(async () => {
-  await redis?.stop();
+  await redis?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -14,7 +14,7 @@ import {
 } from '../helpers/clients.js';
 import { startHerald, type TestHerald } from '../helpers/herald.js';
 import { phpJsonEncode, sessionHeaders, startLaravelAuth, type LaravelAuth } from '../helpers/laravel-auth.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 /** RedisBroadcaster::broadcastMultipleChannelsScript(), run with EVAL as Laravel does. */
 const LARAVEL_LUA = `for i = 2, #ARGV do
@@ -31,7 +31,7 @@ let auth: LaravelAuth;
 let h: TestHerald;
 
 beforeAll(async () => {
-  redis = await startRedis();
+  redis = await startRedis({ password: 'test-redis-pw' });
   auth = await startLaravelAuth({
     users: { ada: { id: 42, name: 'Ada' }, bob: { id: 43, name: 'Bob' } },
     channels: { 'orders.{id}': () => true, 'user.{id}': (user, id) => String(user.id) === id },
@@ -51,7 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
   await auth?.close();
-  await redis?.stop();
+  await redis?.close();
 });
 afterEach(() => disconnectAllAndWait(h));
 
@@ -181,7 +181,7 @@ describe('mapped patterns', () => {
 
 describe('Redis down when Herald starts', () => {
   it('Herald serves clients meanwhile and starts relaying once Redis is up', async () => {
-    const late = await startRedis('late-pw');
+    const late = await startRedis({ password: 'late-pw' });
     await late.kill();
     const h2 = await startHerald({
       server: { redisUrl: late.url, scaling: false },
@@ -198,7 +198,7 @@ describe('Redis down when Herald starts', () => {
     } finally {
       await disconnectAllAndWait(h2);
       await h2.stop();
-      await late.stop();
+      await late.close();
     }
   });
 });

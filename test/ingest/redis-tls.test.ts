@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { disconnectAll, listen, pusherClient, subscribed } from '../helpers/clients.js';
 import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-redis-tls-'));
 const file = (name: string) => join(dir, name);
@@ -23,12 +23,12 @@ beforeAll(async () => {
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('redis.key'), '-out', file('redis.csr'));
   writeFileSync(file('ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1');
   openssl('x509', '-req', '-in', file('redis.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file('ext'), '-out', file('redis.pem'));
-  redis = await startRedis('tls pw', { certFile: file('redis.pem'), keyFile: file('redis.key'), caFile: file('ca.pem') });
+  redis = await startRedis({ password: 'tls pw', tls: { certFile: file('redis.pem'), keyFile: file('redis.key'), caFile: file('ca.pem') } });
 });
 afterAll(async () => {
   disconnectAll();
   herald?.kill('SIGKILL');
-  await redis?.stop();
+  await redis?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -23,8 +23,15 @@ afterEach(async () => {
 });
 
 /** What the rest of the cluster holds: occupied channels and presence members. */
-const cluster = { occupied: new Set<string>(), members: new Map<string, string[]>(), failing: false };
+const cluster = { occupied: new Set<string>(), members: new Map<string, string[]>(), marks: new Set<string>(), failing: false };
 const clusterAdapter = {
+  markLeave(_app: string, key: string): void {
+    cluster.marks.add(key);
+  },
+  claimLeave(_app: string, key: string): boolean | Promise<boolean> {
+    if (cluster.failing) return Promise.reject(new Error('Redis is down'));
+    return cluster.marks.delete(key);
+  },
   async channelInfo(_app: string, channel: string): Promise<ChannelInfo> {
     if (cluster.failing) throw new Error('Redis is down');
     return { occupied: cluster.occupied.has(channel), subscriptionCount: cluster.occupied.has(channel) ? 1 : 0, userCount: 0 };
