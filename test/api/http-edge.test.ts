@@ -291,7 +291,7 @@ describe('HTTP framing', () => {
     const conn = await RawHttp.connect(h.port);
     await conn.write('HELLO THERE\r\n\r\n');
     expect(await conn.waitClosed(20_000)).toBe(true);
-    if (uwsAnswersBadFraming) expect(conn.pending).toMatch(/^HTTP\/1\.1 505 /);
+    if (uwsAnswersBadFraming) expect(conn.pending).toContain('HTTP Version Not Supported');
     else expect(conn.pending).toBe('');
   }, 30_000);
 });
