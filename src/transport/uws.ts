@@ -137,13 +137,13 @@ const STATUS_TEXT: Record<number, string> = {
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',
+  426: '426 Upgrade Required',
   429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
 
 const statusLine = (status: number) => STATUS_TEXT[status] ?? `${status} Status`;
-STATUS_TEXT[426] = '426 Upgrade Required';
 
 const JSON_TYPE = 'application/json';
 // Bytes for the header every reply carries, as for the header names read above.

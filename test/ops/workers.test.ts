@@ -2,13 +2,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeExpositions } from '../../src/metrics/merge.js';
+import { cleanEnv } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { RawClient } from '../helpers/raw-client.js';
 import type { TestHerald } from '../helpers/herald.js';
 import { trigger, until } from '../ws/helpers.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
 const APP_ENV = { HERALD_APP_ID: 'app-id', HERALD_APP_KEY: 'app-key', HERALD_APP_SECRET: 'app-secret', HERALD_HOST: '127.0.0.1' };
 
 function herald(args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -56,7 +57,7 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
   });
 
   describe('two workers on one port', () => {
-    let redis: ChildProcess;
+    let redis: TestRedis;
     let supervisor: ChildProcess;
     let port: number;
     let metricsPort: number;
@@ -64,10 +65,9 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
     const clients: RawClient[] = [];
 
     beforeAll(async () => {
-      const redisPort = await freePort();
-      redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      redis = await startRedis();
       [port, metricsPort] = [await freePort(), await freePort()];
-      supervisor = herald(['start', '--workers', '2', '--redis', `redis://127.0.0.1:${redisPort}/0`, '--port', String(port)], {
+      supervisor = herald(['start', '--workers', '2', '--redis', redis.url, '--port', String(port)], {
         HERALD_METRICS_PORT: String(metricsPort),
         HERALD_SHUTDOWN_GRACE_PERIOD: '2',
       });
@@ -75,9 +75,9 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
       await until(async () => connectionsPerWorker(await scrape(metricsPort).catch(() => '')).size === 2, 45_000, 'both workers');
     });
 
-    afterAll(() => {
+    afterAll(async () => {
       supervisor.kill('SIGKILL');
-      redis.kill('SIGKILL');
+      await redis.stop();
     });
 
     it('both workers accept connections on the shared port; one scrape covers them', async () => {
