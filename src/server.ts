@@ -14,10 +14,10 @@ import { loadUws } from './transport/engine.js';
 import { startSocketIo } from './socketio/server.js';
 import { TrustedProxies } from './transport/forwarded.js';
 import { Transport } from './transport/uws.js';
-import type { WsContext } from './ws/context.js';
-import { monotonicMs } from './ws/clock.js';
-import { connectionHandlers } from './ws/lifecycle.js';
-import { sweepConnections, sweepInterval } from './ws/liveness.js';
+import type { WsContext } from './rules/context.js';
+import { monotonicMs } from './rules/clock.js';
+import { connectionHandlers } from './pusher/lifecycle.js';
+import { sweepConnections, sweepInterval } from './rules/liveness.js';
 import { Webhooks } from './webhooks/webhooks.js';
 import { ingestRoutes, RedisIngest } from './ingest/redis-ingest.js';
 

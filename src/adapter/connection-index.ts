@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { Connection } from '../ws/connection.js';
+import type { Connection } from '../rules/connection.js';
 
 const RANDOM_PART = 1_000_000_000;
 

@@ -1,6 +1,6 @@
 import { ErrorCode, ErrorMessage, parseProtocolVersion } from '../../protocol/codes.js';
 import type { AppConfig } from '../config/schema.js';
-import type { WsContext } from './context.js';
+import type { WsContext } from '../rules/context.js';
 
 export interface HandshakeInput {
   key: string;

@@ -15,7 +15,7 @@ import type { JoinResult, LeaveOutcome, PresenceMember } from '../channels/chann
 import type { AppConfig } from '../config/schema.js';
 import type { Connection } from './connection.js';
 import type { WsContext } from './context.js';
-import { resume } from './dispatch.js';
+import { resume } from '../pusher/dispatch.js';
 
 /**
  * The channel rules every protocol shares: a protocol parses its own packets, decides who may join

@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { parseClientFrame, pongFrame } from '../../protocol/frames.js';
-import { clientEvent } from './client-events.js';
-import type { Connection } from './connection.js';
-import type { WsContext } from './context.js';
-import { signin } from './signin.js';
-import { subscribe, unsubscribe } from './subscribe.js';
+import { clientEvent } from '../rules/client-events.js';
+import type { Connection } from '../rules/connection.js';
+import type { WsContext } from '../rules/context.js';
+import { signin } from '../rules/signin.js';
+import { subscribe, unsubscribe } from '../rules/subscribe.js';
 
 /**
  * A frame from the socket: held while a subscribe waits for the cluster (so frames keep their

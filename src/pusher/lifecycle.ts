@@ -3,13 +3,13 @@ import { connectionEstablished, errorFrame } from '../../protocol/frames.js';
 import { when } from '../adapter/adapter.js';
 import type { Socket, UpgradeRequest, WsHandlers } from '../transport/uws.js';
 import { channelOfTopic } from '../channels/topics.js';
-import { monotonicMs } from './clock.js';
-import { Connection, Refusal, type SocketState } from './connection.js';
-import type { WsContext } from './context.js';
+import { monotonicMs } from '../rules/clock.js';
+import { Connection, Refusal, type SocketState } from '../rules/connection.js';
+import type { WsContext } from '../rules/context.js';
 import { receive, resume } from './dispatch.js';
 import { checkHandshake } from './handshake.js';
-import { signout } from './signin.js';
-import { announceLeave } from './subscribe.js';
+import { signout } from '../rules/signin.js';
+import { announceLeave } from '../rules/subscribe.js';
 
 /** Socket events → one connection's life: handshake, frames, close. */
 export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
