@@ -1,6 +1,6 @@
-import { ErrorCode, ErrorMessage, parseProtocolVersion } from '../../protocol/codes.js';
-import type { AppConfig } from '../config/schema.js';
-import type { WsContext } from '../rules/context.js';
+import { ErrorCode, parseProtocolVersion } from '../../protocol/codes.js';
+import { admitConnection, refuse, type Admitted } from '../rules/admission.js';
+import type { ServerContext } from '../rules/context.js';
 
 export interface HandshakeInput {
   key: string;
@@ -9,12 +9,8 @@ export interface HandshakeInput {
   secure: boolean;
 }
 
-export type HandshakeResult = { ok: true; app: AppConfig } | { ok: false; code: number; message: string };
-
-const refuse = (code: number): HandshakeResult => ({ ok: false, code, message: ErrorMessage[code] ?? 'Refused' });
-
 /** The checks of section 1.2, in that order; the first failure decides the close code. */
-export function checkHandshake(input: HandshakeInput, ctx: WsContext): HandshakeResult {
+export function checkHandshake(input: HandshakeInput, ctx: ServerContext): Admitted {
   const app = ctx.apps.byKey(input.key);
   if (!app) return refuse(ErrorCode.AppNotFound);
   if (app.requireTls && !input.secure) return refuse(ErrorCode.SslOnly);
@@ -22,30 +18,3 @@ export function checkHandshake(input: HandshakeInput, ctx: WsContext): Handshake
   if (parseProtocolVersion(input.protocol) === null) return refuse(ErrorCode.UnsupportedProtocol);
   return admitConnection(ctx, app, input.origin);
 }
-
-/** The checks after the protocol's own, shared by every protocol: origin, then the app's and the node's capacity. */
-export function admitConnection(ctx: WsContext, app: AppConfig, origin: string): HandshakeResult {
-  if (!originAllowed(app.allowedOrigins, origin)) return { ok: false, code: ErrorCode.Unauthorized, message: 'Origin not allowed' };
-  if (app.maxConnections > 0 && ctx.adapter.connectionCount(app.id) >= app.maxConnections) return refuse(ErrorCode.OverQuota);
-  const { maxConnections } = ctx.config;
-  if (ctx.isDraining() || (maxConnections > 0 && ctx.adapter.connectionCount() >= maxConnections)) return refuse(ErrorCode.OverCapacity);
-  return { ok: true, app };
-}
-
-/**
- * Patterns are host names with `*` wildcards, matched against the Origin's host (as Reverb does).
- * A request without an Origin header is not from a browser and cannot be origin-checked: allowed.
- */
-export function originAllowed(patterns: readonly string[], origin: string): boolean {
-  if (patterns.includes('*') || origin === '') return true;
-  let host: string;
-  try {
-    host = new URL(origin).hostname;
-  } catch {
-    return false;
-  }
-  return patterns.some((pattern) => wildcard(pattern).test(host));
-}
-
-const wildcard = (pattern: string) =>
-  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');

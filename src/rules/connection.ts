@@ -164,13 +164,3 @@ export class Connection {
     });
   }
 }
-
-/** A refused handshake: the socket is opened only to carry the Pusher error and close code. */
-export class Refusal {
-  constructor(
-    readonly code: number,
-    readonly message: string,
-  ) {}
-}
-
-export type SocketState = Connection | Refusal;

@@ -3,11 +3,12 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { topicOf } from '../channels/topics.js';
 import type { AppConfig } from '../config/schema.js';
 import { attachSocketIo } from '../transport/socketio.js';
-import type { Transport, WsHandlers } from '../transport/uws.js';
+import type { Transport } from '../transport/uws.js';
+import { admitConnection } from '../rules/admission.js';
 import { monotonicMs } from '../rules/clock.js';
-import { Connection, type SocketState } from '../rules/connection.js';
-import type { WsContext } from '../rules/context.js';
-import { admitConnection } from '../pusher/handshake.js';
+import { closed, leftOnClose } from '../rules/closing.js';
+import { Connection } from '../rules/connection.js';
+import type { ServerContext } from '../rules/context.js';
 import { clientEventPacket, signInWithToken, subscribePacket, unsubscribePacket } from './channels.js';
 import { SocketIoRooms } from './rooms.js';
 import type { Session } from './session.js';
@@ -22,11 +23,10 @@ export interface SocketIo {
  * Socket.IO clients on Herald's port, path `{pathPrefix}/socket.io/`: each app with `socketIo` on
  * gets the namespace `/{key}`, and the first app also the default namespace `/` (what
  * laravel-echo-server clients connect to). A client is a Herald `Connection` like any Pusher
- * client: Pusher-format socket id, same channels, limits, counts, presence and lifecycle events.
- * `handlers` are the Pusher transport's: a closing Socket.IO client leaves its channels and closes
- * through the same code.
+ * client: Pusher-format socket id, same channels, limits, counts, presence and lifecycle events,
+ * through the same rules (src/rules).
  */
-export function startSocketIo(ctx: WsContext, transport: Transport, handlers: WsHandlers<SocketState>): SocketIo | undefined {
+export function startSocketIo(ctx: ServerContext, transport: Transport): SocketIo | undefined {
   const { config, logger } = ctx;
   const apps = config.apps.filter((app) => app.socketIo);
   if (apps.length === 0) return undefined;
@@ -134,15 +134,14 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
     preConnect.set(socket.id, socket);
     socket.data.herald = session;
 
-    let closed = false;
+    let gone = false;
     const close = () => {
-      if (closed) return;
-      closed = true;
+      if (gone) return;
+      gone = true;
       socket.conn.off('close', close);
       session.gone.abort();
-      for (const topic of session.socket.drop()) handlers.left(conn, topic, transport.numSubscribers(topic));
-      conn.open = false;
-      handlers.close(conn, 1000);
+      for (const topic of session.socket.drop()) leftOnClose(ctx, conn, topic, transport.numSubscribers(topic));
+      closed(ctx, conn, 1000);
     };
     // `disconnect` when the client leaves the namespace; the engine's `close` also when it goes before connecting.
     socket.on('disconnect', close);
