@@ -39,7 +39,7 @@ export const MAX_HELD_FRAMES = 1000;
  */
 export class Connection {
   socket!: Socket;
-  /** Given by the adapter when the connection opens. */
+  /** Given by the adapter when the connection opens, unless the protocol chose one already (kept if free). */
   socketId = '';
   /** Channels joined, for the per-connection limit. */
   channelCount = 0;

@@ -124,6 +124,9 @@ export function startSocketIo(ctx: ServerContext, transport: Transport): SocketI
     };
     conn.socket = session.socket;
     conn.open = true;
+    // A 2.x client on the default namespace reports its Engine.IO session id as its id (Echo's
+    // X-Socket-ID), chosen in Herald's format at the handshake: Herald knows it by that id.
+    if (socket.conn.protocol === 3 && nsp.name === '/') conn.socketId = (socket.conn as unknown as { id: string }).id;
     ctx.adapter.addConnection(conn);
     ctx.stats.connectionsOpened++;
     // Echo reads `socket.id` for X-Socket-ID; Laravel and pusher-http-php accept only `N.N` ids.

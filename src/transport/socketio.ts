@@ -41,8 +41,8 @@ export function attachSocketIo(transport: Transport, io: Server, limits: EngineL
 /**
  * socket.io-client 2.x takes its `socket.id` from the Engine.IO session id, so Echo sends that as
  * `X-Socket-ID` and Laravel's pusher driver hands it to pusher-http-php, which throws on anything but
- * `digits.digits`. Such an id lets the broadcast through; its second part is beyond any connection
- * slot, so it names no Herald connection and excludes nobody.
+ * `digits.digits`. The id is Herald's socket id for that client (src/socketio/server.ts): its second
+ * part is beyond any connection slot, so it cannot name another connection.
  */
 function eio3SessionId(): string {
   return `${randomInt(1, 1_000_000_000)}.${randomInt(1_000_000_000, 2 ** 47)}`;
