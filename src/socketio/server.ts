@@ -1,5 +1,5 @@
 import { Server, type Namespace, type Socket as IoSocket } from 'socket.io';
-import { ErrorCode } from '../../protocol/codes.js';
+import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
 import { topicOf } from '../channels/topics.js';
 import type { AppConfig } from '../config/schema.js';
 import { attachSocketIo } from '../transport/socketio.js';
@@ -127,8 +127,12 @@ export function startSocketIo(ctx: ServerContext, transport: Transport): SocketI
     // A 2.x client on the default namespace reports its Engine.IO session id as its id (Echo's
     // X-Socket-ID), chosen in Herald's format at the handshake: Herald knows it by that id.
     if (socket.conn.protocol === 3 && nsp.name === '/') conn.socketId = (socket.conn as unknown as { id: string }).id;
-    ctx.adapter.addConnection(conn);
     ctx.stats.connectionsOpened++;
+    const admitted = ctx.adapter.addConnection(conn);
+    if (admitted === false) {
+      closed(ctx, conn, ErrorCode.OverQuota);
+      throw refusal(ErrorMessage[ErrorCode.OverQuota]!, ErrorCode.OverQuota);
+    }
     // Echo reads `socket.id` for X-Socket-ID; Laravel and pusher-http-php accept only `N.N` ids.
     // socket.io files a connecting socket under its id, so it is refiled under the new one.
     const preConnect = (nsp as unknown as { _preConnectSockets: Map<string, IoSocket> })._preConnectSockets;
@@ -149,6 +153,13 @@ export function startSocketIo(ctx: ServerContext, transport: Transport): SocketI
     // `disconnect` when the client leaves the namespace; the engine's `close` also when it goes before connecting.
     socket.on('disconnect', close);
     socket.conn.once('close', close);
+    // The app's cluster-wide connection limit answers later; over it, the client is sent away as a Pusher client is.
+    if (admitted instanceof Promise) {
+      admitted.then(
+        (ok) => ok || conn.terminate(ErrorCode.OverQuota, ErrorMessage[ErrorCode.OverQuota]!),
+        (err: unknown) => logger.error({ err, app: app.id, socket_id: conn.socketId }, 'connection admission failed'),
+      );
+    }
     ctx.logger.debug({ app: app.id, socket_id: conn.socketId, transport: socket.conn.transport.name }, 'socket.io connection opened');
   }
 
