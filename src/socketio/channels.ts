@@ -83,8 +83,6 @@ export function clientEventPacket(ctx: ServerContext, session: Session, packet: 
   const data = packet.data === undefined ? null : packet.data;
   // Serialised once: relayed to Pusher subscribers as is, and measured against the data limit.
   const text = JSON.stringify({ event, channel, data });
-  // Engine.IO's packet limit is server-wide; the app's own frame limit applies as to a Pusher frame.
-  if (Buffer.byteLength(text) > conn.app.maxMessageSize) return conn.error(null, `Message exceeds ${conn.app.maxMessageSize} bytes`);
   const frame: ClientEventFrame = { kind: 'client-event', event, channel, data, text, envelopeOnly: true };
   clientEvent(ctx, conn, frame);
 }

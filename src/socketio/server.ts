@@ -34,9 +34,10 @@ export function startSocketIo(ctx: ServerContext, transport: Transport): SocketI
   attachSocketIo(transport, io, {
     path: `${config.pathPrefix}/socket.io/`,
     allowEIO3: config.socketIoEio3,
-    // One packet (or polling request) at most the largest frame any Socket.IO app accepts.
-    maxHttpBufferSize: Math.min(config.maxPayloadLength, Math.max(...apps.map((app) => app.maxMessageSize))),
+    // The node's hard cap, as for a Pusher frame; the app's own maxMessageSize answers below it (`sizeChecked`).
+    maxHttpBufferSize: config.maxPayloadLength,
     maxBackpressure: config.maxBackpressure,
+    onOverflow: () => ctx.stats.socketIoOverflows++,
   });
 
   const rooms = new SocketIoRooms(
@@ -65,6 +66,7 @@ export function startSocketIo(ctx: ServerContext, transport: Transport): SocketI
     nsp.on('connection', (socket) => {
       const session = socket.data.herald as Session | undefined;
       if (!session) return socket.disconnect(true);
+      socket.use((packet, next) => sizeChecked(session.conn, packet) && next());
       const run = (name: string, handle: (packet: unknown) => unknown) =>
         socket.on(name, (packet: unknown) => {
           const failed = (err: unknown) => {
@@ -167,6 +169,17 @@ export function startSocketIo(ctx: ServerContext, transport: Transport): SocketI
   return {
     close: () => new Promise<void>((resolve) => io.close(() => resolve())),
   };
+}
+
+/**
+ * The app's `maxMessageSize` applies to each packet as to a Pusher frame: over it, the packet is
+ * dropped with an error and the socket stays. A packet's size is its JSON, as socket.io-client encodes it.
+ */
+function sizeChecked(conn: Connection, packet: unknown[]): boolean {
+  const limit = conn.app.maxMessageSize;
+  if (Buffer.byteLength(JSON.stringify(packet)) <= limit) return true;
+  conn.error(null, `Message exceeds ${limit} bytes`);
+  return false;
 }
 
 function tokenOf(socket: IoSocket): string | undefined {

@@ -17,10 +17,12 @@ import type { Transport } from './uws.js';
 export interface EngineLimits {
   path: string;
   allowEIO3: boolean;
-  /** Largest packet, and largest polling request body. */
+  /** Largest packet, and largest polling request body: beyond it the connection is dropped. */
   maxHttpBufferSize: number;
-  /** Bytes queued for a slow WebSocket client; beyond it uWS drops messages for it. */
+  /** Bytes queued for a client, on uWS (WebSocket) or in Engine.IO's write buffer (long-polling); beyond it the client is closed. */
   maxBackpressure: number;
+  /** A client closed for having more than `maxBackpressure` bytes waiting in the write buffer. */
+  onOverflow(): void;
 }
 
 export function attachSocketIo(transport: Transport, io: Server, limits: EngineLimits): void {
@@ -33,9 +35,50 @@ export function attachSocketIo(transport: Transport, io: Server, limits: EngineL
   const engine = new uServer(options);
   const standardId = engine.generateId.bind(engine);
   engine.generateId = (req) => ((req as unknown as { _query?: { EIO?: string } })._query?.EIO === '3' ? eio3SessionId() : standardId(req));
-  engine.attach(transport.app, { path: limits.path, maxBackpressure: limits.maxBackpressure } as Parameters<uServer['attach']>[1]);
+  engine.attach(slowClientsClosed(transport.app), { path: limits.path, maxBackpressure: limits.maxBackpressure } as Parameters<uServer['attach']>[1]);
+  engine.on('connection', (socket: EngineSocket) => boundWriteBuffer(socket, limits));
   io.bind(engine as unknown as Parameters<Server['bind']>[0]);
   io.adapter(uwsRooms(transport.app));
+}
+
+/**
+ * engine.io's uWS behaviour sets `maxBackpressure` but not `closeOnBackpressureLimit`, so uWS
+ * would silently drop what a slow Socket.IO client cannot take; a slow Pusher client is closed,
+ * and so is this one.
+ */
+function slowClientsClosed(app: UWS.TemplatedApp): UWS.TemplatedApp {
+  const attach = {
+    any: (path: string, handler: Parameters<UWS.TemplatedApp['any']>[1]) => (app.any(path, handler), attach),
+    ws: (path: string, behavior: UWS.WebSocketBehavior<unknown>) => (app.ws(path, { ...behavior, closeOnBackpressureLimit: 1 as never }), attach),
+  };
+  return attach as unknown as UWS.TemplatedApp;
+}
+
+interface EngineSocket {
+  on(event: 'packetCreate', fn: (packet: { data?: string | Buffer }) => void): void;
+  on(event: 'flush', fn: () => void): void;
+  close(discard: boolean): void;
+}
+
+/**
+ * Engine.IO queues every packet for a long-polling client until its next poll (and for any client
+ * during the upgrade), without a bound: more than `maxBackpressure` bytes waiting and the client
+ * is closed, its queue discarded, as uWS does for a slow WebSocket.
+ */
+function boundWriteBuffer(socket: EngineSocket, limits: EngineLimits): void {
+  let queued = 0;
+  let closed = false;
+  socket.on('flush', () => {
+    queued = 0;
+  });
+  socket.on('packetCreate', (packet) => {
+    const { data } = packet;
+    queued += data === undefined ? 1 : typeof data === 'string' ? data.length : data.byteLength;
+    if (queued <= limits.maxBackpressure || closed) return;
+    closed = true;
+    limits.onOverflow();
+    socket.close(true);
+  });
 }
 
 /**
