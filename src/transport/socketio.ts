@@ -62,8 +62,9 @@ interface EngineSocket {
 
 /**
  * Engine.IO queues every packet for a long-polling client until its next poll (and for any client
- * during the upgrade), without a bound: more than `maxBackpressure` bytes waiting and the client
- * is closed, its queue discarded, as uWS does for a slow WebSocket.
+ * during the upgrade), without a bound: more than `maxBackpressure` bytes waiting (string lengths,
+ * as the frame counters measure) and the client is closed, its queue discarded, as uWS closes a
+ * slow WebSocket.
  */
 function boundWriteBuffer(socket: EngineSocket, limits: EngineLimits): void {
   let queued = 0;
