@@ -14,10 +14,10 @@ import { loadUws } from './transport/engine.js';
 import { startSocketIo } from './socketio/server.js';
 import { TrustedProxies } from './transport/forwarded.js';
 import { Transport } from './transport/uws.js';
-import type { WsContext } from './ws/context.js';
-import { monotonicMs } from './ws/clock.js';
-import { connectionHandlers } from './ws/lifecycle.js';
-import { sweepConnections, sweepInterval } from './ws/liveness.js';
+import type { ServerContext } from './rules/context.js';
+import { monotonicMs } from './rules/clock.js';
+import { connectionHandlers } from './pusher/lifecycle.js';
+import { sweepConnections, sweepInterval } from './rules/liveness.js';
 import { Webhooks } from './webhooks/webhooks.js';
 import { ingestRoutes, RedisIngest } from './ingest/redis-ingest.js';
 
@@ -66,11 +66,10 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
   const adapter = await createAdapter(config, transport, { stats, logger, events });
   const webhooks = Webhooks.wanted(config.apps) ? new Webhooks({ config, apps, adapter, stats, logger }) : undefined;
   webhooks?.attach(events);
-  const ctx: WsContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
+  const ctx: ServerContext = { config, apps, adapter, stats, logger, counts: new SubscriptionCounts(adapter, events), events, isDraining };
 
-  const handlers = connectionHandlers(ctx);
-  transport.ws(`${config.pathPrefix}/app/:key`, handlers);
-  const socketIo = startSocketIo(ctx, transport, handlers);
+  transport.ws(`${config.pathPrefix}/app/:key`, connectionHandlers(ctx));
+  const socketIo = startSocketIo(ctx, transport);
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port, options.sharedPort);
   const routes = ingestRoutes(config);

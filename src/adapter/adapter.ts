@@ -1,7 +1,7 @@
 import type { CachedEvent } from '../channels/cache.js';
 import type { ChannelPage, ChannelQuery } from '../channels/channel-index.js';
 import type { JoinResult, LeaveOutcome, PresenceMember, PresenceSnapshot } from '../channels/channels.js';
-import type { Connection } from '../ws/connection.js';
+import type { Connection } from '../rules/connection.js';
 
 export interface ChannelInfo {
   occupied: boolean;

@@ -6,7 +6,7 @@ import { channelOfTopic, topicOf } from '../channels/topics.js';
 import { UserIndex } from '../channels/users.js';
 import type { Stats } from '../metrics/stats.js';
 import type { Socket } from '../transport/uws.js';
-import type { Connection } from '../ws/connection.js';
+import type { Connection } from '../rules/connection.js';
 import type { Adapter, ChannelInfo } from './adapter.js';
 import { ConnectionIndex } from './connection-index.js';
 

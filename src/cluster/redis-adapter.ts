@@ -10,7 +10,7 @@ import type { JoinOutcome, JoinResult, LeaveOutcome, PresenceMember, PresenceSna
 import type { AppConfig } from '../config/schema.js';
 import type { Lifecycle } from '../events/lifecycle.js';
 import type { Stats } from '../metrics/stats.js';
-import type { Connection } from '../ws/connection.js';
+import type { Connection } from '../rules/connection.js';
 import { ClusterBus, type BusMessage } from './bus.js';
 import { ClusterKeys } from './keys.js';
 import { NodeMembership } from './membership.js';

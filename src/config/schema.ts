@@ -222,11 +222,11 @@ export const serverSchema = z.object({
   }),
   maxBackpressure: opt(positiveInt.default(1024 * 1024), {
     env: 'HERALD_MAX_BACKPRESSURE',
-    doc: 'Bytes queued for a slow client before it is disconnected.',
+    doc: 'Bytes queued for a slow client (on its WebSocket, or for a Socket.IO long-polling client between polls) before it is disconnected.',
   }),
   maxPayloadLength: opt(positiveInt.default(256 * 1024), {
     env: 'HERALD_MAX_PAYLOAD_LENGTH',
-    doc: 'Hard cap on one WebSocket frame in bytes; above it the socket is dropped without a close frame. App `maxMessageSize` answers below it.',
+    doc: 'Hard cap on one WebSocket frame (or Socket.IO long-polling request body) in bytes; above it the socket is dropped without a close frame. App `maxMessageSize` answers below it.',
   }),
   pongTimeout: opt(positiveInt.default(30), {
     env: 'HERALD_PONG_TIMEOUT',

@@ -34,6 +34,12 @@ export const METRICS = [
   { name: 'herald_subscriptions_total', type: 'counter', labels: ['type'], help: 'Successful channel subscriptions, by channel type (public, private, encrypted, presence, user).' },
   { name: 'herald_client_events_total', type: 'counter', labels: [], help: 'Client events (`client-*`) accepted from connections.' },
   { name: 'herald_errors_total', type: 'counter', labels: ['code'], help: 'Pusher errors sent to clients (`pusher:error` and refused connections), by error code (`null` when the error has no code).' },
+  {
+    name: 'herald_socketio_overflows_total',
+    type: 'counter',
+    labels: [],
+    help: 'Socket.IO clients closed with more than `maxBackpressure` bytes waiting for them in Engine.IO\'s write buffer (a long-polling client that stopped polling).',
+  },
   { name: 'herald_webhook_events_sent_total', type: 'counter', labels: [], help: 'Webhook events delivered (the receiver answered 2xx).' },
   { name: 'herald_webhook_retries_total', type: 'counter', labels: [], help: 'Webhook requests that failed (non-2xx, network error, timeout) and were scheduled for a retry.' },
   {
@@ -147,6 +153,7 @@ export function createRegistry({ stats, adapter, appIds, webhooksQueued }: Metri
   labelledCounter('herald_subscriptions_total', stats.subscriptions, (type) => ({ type }), CHANNEL_TYPES);
   counter('herald_client_events_total', () => stats.clientEvents);
   labelledCounter('herald_errors_total', stats.errors, (code) => ({ code }));
+  counter('herald_socketio_overflows_total', () => stats.socketIoOverflows);
   counter('herald_webhook_events_sent_total', () => stats.webhookEventsSent);
   counter('herald_webhook_retries_total', () => stats.webhookRetries);
   labelledCounter('herald_webhook_events_dropped_total', stats.webhookEventsDropped, (reason) => ({ reason }), ['queue_full', 'expired']);

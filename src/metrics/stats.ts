@@ -27,6 +27,8 @@ export class Stats {
   redisDropped = 0;
   /** Other nodes this node found silent past `redisNodeTimeout` and reaped. */
   redisNodesDeclaredDead = 0;
+  /** Socket.IO clients closed with more than `maxBackpressure` bytes waiting in Engine.IO's write buffer. */
+  socketIoOverflows = 0;
   readonly subscriptions = new Map<ChannelType, number>();
   /** Pusher error code (or 'null') → frames sent. */
   readonly errors = new Map<string, number>();

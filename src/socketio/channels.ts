@@ -2,17 +2,17 @@ import { ErrorCode } from '../../protocol/codes.js';
 import { subscriptionError, type ClientEventFrame } from '../../protocol/frames.js';
 import { isClientEventName, userChannel, type ChannelKind } from '../../protocol/names.js';
 import type { PresenceMember } from '../channels/channels.js';
-import { clientEvent } from '../ws/client-events.js';
-import type { WsContext } from '../ws/context.js';
-import { signInAs } from '../ws/signin.js';
-import { admit, authorize, confirm, join, presenceLimits, unsubscribe, type Authorized } from '../ws/subscribe.js';
+import { clientEvent } from '../rules/client-events.js';
+import type { ServerContext } from '../rules/context.js';
+import { signInAs } from '../rules/signin.js';
+import { admit, authorize, confirm, join, presenceLimits, unsubscribe, type Authorized } from '../rules/subscribe.js';
 import { parseAuthReply, type AuthReply } from './auth-reply.js';
 import { callApp } from './http.js';
 import type { Session } from './session.js';
 import type { TokenUser } from './token.js';
 
 /**
- * Echo's socket.io packets → Herald's channel rules (src/ws/subscribe.ts, client-events.ts,
+ * Echo's socket.io packets → Herald's channel rules (src/rules/subscribe.ts, client-events.ts,
  * signin.ts), the same functions Pusher frames reach. Only who may join differs: Herald asks the
  * app's auth endpoint on the client's behalf, as laravel-echo-server did.
  */
@@ -25,7 +25,7 @@ type Packet = Record<string, unknown>;
 const isPacket = (value: unknown): value is Packet => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `subscribe` `{channel, auth: {headers}}`. */
-export async function subscribePacket(ctx: WsContext, session: Session, packet: unknown): Promise<void> {
+export async function subscribePacket(ctx: ServerContext, session: Session, packet: unknown): Promise<void> {
   const { conn } = session;
   if (!isPacket(packet) || typeof packet.channel !== 'string') return conn.error(null, 'subscribe needs {channel: string}');
   const { channel } = packet;
@@ -66,14 +66,14 @@ export async function subscribePacket(ctx: WsContext, session: Session, packet: 
   settle(ctx, session, channel, kind, verdictOf(ctx, session, channel, kind, parseAuthReply(reply.body)));
 }
 
-export function unsubscribePacket(ctx: WsContext, session: Session, packet: unknown): void {
+export function unsubscribePacket(ctx: ServerContext, session: Session, packet: unknown): void {
   if (!isPacket(packet) || typeof packet.channel !== 'string') return session.conn.error(null, 'unsubscribe needs {channel: string}');
   session.pending.delete(packet.channel);
   unsubscribe(ctx, session.conn, packet.channel);
 }
 
 /** `client event` `{channel, event, data}`: relayed under the app's client-event rules, never echoed. */
-export function clientEventPacket(ctx: WsContext, session: Session, packet: unknown): void {
+export function clientEventPacket(ctx: ServerContext, session: Session, packet: unknown): void {
   const { conn } = session;
   if (!isPacket(packet) || typeof packet.channel !== 'string' || typeof packet.event !== 'string') {
     return conn.error(null, 'client event needs {channel: string, event: string, data}');
@@ -83,8 +83,6 @@ export function clientEventPacket(ctx: WsContext, session: Session, packet: unkn
   const data = packet.data === undefined ? null : packet.data;
   // Serialised once: relayed to Pusher subscribers as is, and measured against the data limit.
   const text = JSON.stringify({ event, channel, data });
-  // Engine.IO's packet limit is server-wide; the app's own frame limit applies as to a Pusher frame.
-  if (Buffer.byteLength(text) > conn.app.maxMessageSize) return conn.error(null, `Message exceeds ${conn.app.maxMessageSize} bytes`);
   const frame: ClientEventFrame = { kind: 'client-event', event, channel, data, text, envelopeOnly: true };
   clientEvent(ctx, conn, frame);
 }
@@ -93,7 +91,7 @@ export function clientEventPacket(ctx: WsContext, session: Session, packet: unkn
  * A token client is signed in as its user: it receives `#server-to-user-{id}` and joins the app's
  * user channels, the token being its authorization for them.
  */
-export function signInWithToken(ctx: WsContext, session: Session, user: TokenUser): void {
+export function signInWithToken(ctx: ServerContext, session: Session, user: TokenUser): void {
   const { conn } = session;
   signInAs(ctx, conn, { id: user.id, info: user.info, watchlist: [] });
   const channels = [userChannel(user.id), ...conn.app.userChannels.map((pattern) => pattern.replaceAll('{id}', user.id))];
@@ -109,7 +107,7 @@ export function signInWithToken(ctx: WsContext, session: Session, user: TokenUse
   }
 }
 
-function verdictOf(ctx: WsContext, session: Session, channel: string, kind: ChannelKind, reply: AuthReply): Authorized {
+function verdictOf(ctx: ServerContext, session: Session, channel: string, kind: ChannelKind, reply: AuthReply): Authorized {
   switch (reply.format) {
     case 'pusher':
       return authorize(session.conn, channel, kind, reply.auth, reply.channelData);
@@ -122,7 +120,7 @@ function verdictOf(ctx: WsContext, session: Session, channel: string, kind: Chan
   }
 }
 
-function settle(ctx: WsContext, session: Session, channel: string, kind: ChannelKind, verdict: Authorized): void {
+function settle(ctx: ServerContext, session: Session, channel: string, kind: ChannelKind, verdict: Authorized): void {
   if (!verdict.ok) return refuse(session, channel, verdict.code === ErrorCode.Unauthorized ? 401 : 403, verdict.message);
   join(ctx, session.conn, channel, kind, verdict.member);
 }

@@ -1,13 +1,14 @@
 import { Server, type Namespace, type Socket as IoSocket } from 'socket.io';
-import { ErrorCode } from '../../protocol/codes.js';
+import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
 import { topicOf } from '../channels/topics.js';
 import type { AppConfig } from '../config/schema.js';
 import { attachSocketIo } from '../transport/socketio.js';
-import type { Transport, WsHandlers } from '../transport/uws.js';
-import { monotonicMs } from '../ws/clock.js';
-import { Connection, type SocketState } from '../ws/connection.js';
-import type { WsContext } from '../ws/context.js';
-import { admitConnection } from '../ws/handshake.js';
+import type { Transport } from '../transport/uws.js';
+import { admitConnection } from '../rules/admission.js';
+import { monotonicMs } from '../rules/clock.js';
+import { closed, leftOnClose } from '../rules/closing.js';
+import { Connection } from '../rules/connection.js';
+import type { ServerContext } from '../rules/context.js';
 import { clientEventPacket, signInWithToken, subscribePacket, unsubscribePacket } from './channels.js';
 import { SocketIoRooms } from './rooms.js';
 import type { Session } from './session.js';
@@ -22,11 +23,10 @@ export interface SocketIo {
  * Socket.IO clients on Herald's port, path `{pathPrefix}/socket.io/`: each app with `socketIo` on
  * gets the namespace `/{key}`, and the first app also the default namespace `/` (what
  * laravel-echo-server clients connect to). A client is a Herald `Connection` like any Pusher
- * client: Pusher-format socket id, same channels, limits, counts, presence and lifecycle events.
- * `handlers` are the Pusher transport's: a closing Socket.IO client leaves its channels and closes
- * through the same code.
+ * client: Pusher-format socket id, same channels, limits, counts, presence and lifecycle events,
+ * through the same rules (src/rules).
  */
-export function startSocketIo(ctx: WsContext, transport: Transport, handlers: WsHandlers<SocketState>): SocketIo | undefined {
+export function startSocketIo(ctx: ServerContext, transport: Transport): SocketIo | undefined {
   const { config, logger } = ctx;
   const apps = config.apps.filter((app) => app.socketIo);
   if (apps.length === 0) return undefined;
@@ -34,9 +34,10 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
   attachSocketIo(transport, io, {
     path: `${config.pathPrefix}/socket.io/`,
     allowEIO3: config.socketIoEio3,
-    // One packet (or polling request) at most the largest frame any Socket.IO app accepts.
-    maxHttpBufferSize: Math.min(config.maxPayloadLength, Math.max(...apps.map((app) => app.maxMessageSize))),
+    // The node's hard cap, as for a Pusher frame; the app's own maxMessageSize answers below it (`sizeChecked`).
+    maxHttpBufferSize: config.maxPayloadLength,
     maxBackpressure: config.maxBackpressure,
+    onOverflow: () => ctx.stats.socketIoOverflows++,
   });
 
   const rooms = new SocketIoRooms(
@@ -65,6 +66,7 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
     nsp.on('connection', (socket) => {
       const session = socket.data.herald as Session | undefined;
       if (!session) return socket.disconnect(true);
+      socket.use((packet, next) => sizeChecked(session.conn, packet) && next());
       const run = (name: string, handle: (packet: unknown) => unknown) =>
         socket.on(name, (packet: unknown) => {
           const failed = (err: unknown) => {
@@ -124,8 +126,15 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
     };
     conn.socket = session.socket;
     conn.open = true;
-    ctx.adapter.addConnection(conn);
+    // A 2.x client on the default namespace reports its Engine.IO session id as its id (Echo's
+    // X-Socket-ID), chosen in Herald's format at the handshake: Herald knows it by that id.
+    if (socket.conn.protocol === 3 && nsp.name === '/') conn.socketId = (socket.conn as unknown as { id: string }).id;
     ctx.stats.connectionsOpened++;
+    const admitted = ctx.adapter.addConnection(conn);
+    if (admitted === false) {
+      closed(ctx, conn, ErrorCode.OverQuota);
+      throw refusal(ErrorMessage[ErrorCode.OverQuota]!, ErrorCode.OverQuota);
+    }
     // Echo reads `socket.id` for X-Socket-ID; Laravel and pusher-http-php accept only `N.N` ids.
     // socket.io files a connecting socket under its id, so it is refiled under the new one.
     const preConnect = (nsp as unknown as { _preConnectSockets: Map<string, IoSocket> })._preConnectSockets;
@@ -134,19 +143,25 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
     preConnect.set(socket.id, socket);
     socket.data.herald = session;
 
-    let closed = false;
+    let gone = false;
     const close = () => {
-      if (closed) return;
-      closed = true;
+      if (gone) return;
+      gone = true;
       socket.conn.off('close', close);
       session.gone.abort();
-      for (const topic of session.socket.drop()) handlers.left(conn, topic, transport.numSubscribers(topic));
-      conn.open = false;
-      handlers.close(conn, 1000);
+      for (const topic of session.socket.drop()) leftOnClose(ctx, conn, topic, transport.numSubscribers(topic));
+      closed(ctx, conn, 1000);
     };
     // `disconnect` when the client leaves the namespace; the engine's `close` also when it goes before connecting.
     socket.on('disconnect', close);
     socket.conn.once('close', close);
+    // The app's cluster-wide connection limit answers later; over it, the client is sent away as a Pusher client is.
+    if (admitted instanceof Promise) {
+      admitted.then(
+        (ok) => ok || conn.terminate(ErrorCode.OverQuota, ErrorMessage[ErrorCode.OverQuota]!),
+        (err: unknown) => logger.error({ err, app: app.id, socket_id: conn.socketId }, 'connection admission failed'),
+      );
+    }
     ctx.logger.debug({ app: app.id, socket_id: conn.socketId, transport: socket.conn.transport.name }, 'socket.io connection opened');
   }
 
@@ -154,6 +169,17 @@ export function startSocketIo(ctx: WsContext, transport: Transport, handlers: Ws
   return {
     close: () => new Promise<void>((resolve) => io.close(() => resolve())),
   };
+}
+
+/**
+ * The app's `maxMessageSize` applies to each packet as to a Pusher frame: over it, the packet is
+ * dropped with an error and the socket stays. A packet's size is its JSON, as socket.io-client encodes it.
+ */
+function sizeChecked(conn: Connection, packet: unknown[]): boolean {
+  const limit = conn.app.maxMessageSize;
+  if (Buffer.byteLength(JSON.stringify(packet)) <= limit) return true;
+  conn.error(null, `Message exceeds ${limit} bytes`);
+  return false;
 }
 
 function tokenOf(socket: IoSocket): string | undefined {

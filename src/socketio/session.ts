@@ -1,4 +1,4 @@
-import type { Connection } from '../ws/connection.js';
+import type { Connection } from '../rules/connection.js';
 import type { SocketIoSocket } from './socket.js';
 
 /** One Socket.IO client's Herald side. */

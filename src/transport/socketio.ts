@@ -17,10 +17,12 @@ import type { Transport } from './uws.js';
 export interface EngineLimits {
   path: string;
   allowEIO3: boolean;
-  /** Largest packet, and largest polling request body. */
+  /** Largest packet, and largest polling request body: beyond it the connection is dropped. */
   maxHttpBufferSize: number;
-  /** Bytes queued for a slow WebSocket client; beyond it uWS drops messages for it. */
+  /** Bytes queued for a client, on uWS (WebSocket) or in Engine.IO's write buffer (long-polling); beyond it the client is closed. */
   maxBackpressure: number;
+  /** A client closed for having more than `maxBackpressure` bytes waiting in the write buffer. */
+  onOverflow(): void;
 }
 
 export function attachSocketIo(transport: Transport, io: Server, limits: EngineLimits): void {
@@ -33,16 +35,58 @@ export function attachSocketIo(transport: Transport, io: Server, limits: EngineL
   const engine = new uServer(options);
   const standardId = engine.generateId.bind(engine);
   engine.generateId = (req) => ((req as unknown as { _query?: { EIO?: string } })._query?.EIO === '3' ? eio3SessionId() : standardId(req));
-  engine.attach(transport.app, { path: limits.path, maxBackpressure: limits.maxBackpressure } as Parameters<uServer['attach']>[1]);
+  engine.attach(slowClientsClosed(transport.app), { path: limits.path, maxBackpressure: limits.maxBackpressure } as Parameters<uServer['attach']>[1]);
+  engine.on('connection', (socket: EngineSocket) => boundWriteBuffer(socket, limits));
   io.bind(engine as unknown as Parameters<Server['bind']>[0]);
   io.adapter(uwsRooms(transport.app));
 }
 
 /**
+ * engine.io's uWS behaviour sets `maxBackpressure` but not `closeOnBackpressureLimit`, so uWS
+ * would silently drop what a slow Socket.IO client cannot take; a slow Pusher client is closed,
+ * and so is this one.
+ */
+function slowClientsClosed(app: UWS.TemplatedApp): UWS.TemplatedApp {
+  const attach = {
+    any: (path: string, handler: Parameters<UWS.TemplatedApp['any']>[1]) => (app.any(path, handler), attach),
+    ws: (path: string, behavior: UWS.WebSocketBehavior<unknown>) => (app.ws(path, { ...behavior, closeOnBackpressureLimit: 1 as never }), attach),
+  };
+  return attach as unknown as UWS.TemplatedApp;
+}
+
+interface EngineSocket {
+  on(event: 'packetCreate', fn: (packet: { data?: string | Buffer }) => void): void;
+  on(event: 'flush', fn: () => void): void;
+  close(discard: boolean): void;
+}
+
+/**
+ * Engine.IO queues every packet for a long-polling client until its next poll (and for any client
+ * during the upgrade), without a bound: more than `maxBackpressure` bytes waiting (string lengths,
+ * as the frame counters measure) and the client is closed, its queue discarded, as uWS closes a
+ * slow WebSocket.
+ */
+function boundWriteBuffer(socket: EngineSocket, limits: EngineLimits): void {
+  let queued = 0;
+  let closed = false;
+  socket.on('flush', () => {
+    queued = 0;
+  });
+  socket.on('packetCreate', (packet) => {
+    const { data } = packet;
+    queued += data === undefined ? 1 : typeof data === 'string' ? data.length : data.byteLength;
+    if (queued <= limits.maxBackpressure || closed) return;
+    closed = true;
+    limits.onOverflow();
+    socket.close(true);
+  });
+}
+
+/**
  * socket.io-client 2.x takes its `socket.id` from the Engine.IO session id, so Echo sends that as
  * `X-Socket-ID` and Laravel's pusher driver hands it to pusher-http-php, which throws on anything but
- * `digits.digits`. Such an id lets the broadcast through; its second part is beyond any connection
- * slot, so it names no Herald connection and excludes nobody.
+ * `digits.digits`. The id is Herald's socket id for that client (src/socketio/server.ts): its second
+ * part is beyond any connection slot, so it cannot name another connection.
  */
 function eio3SessionId(): string {
   return `${randomInt(1, 1_000_000_000)}.${randomInt(1_000_000_000, 2 ** 47)}`;

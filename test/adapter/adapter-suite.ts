@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Adapter } from '../../src/adapter/adapter.js';
 import { appSchema } from '../../src/config/schema.js';
 import { Stats } from '../../src/metrics/stats.js';
-import { Connection } from '../../src/ws/connection.js';
+import { Connection } from '../../src/rules/connection.js';
 import type { JoinOutcome, JoinResult, LeaveOutcome } from '../../src/channels/channels.js';
 import { FakeTopics, type FakeSocket } from './fake-topics.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionIndex } from '../../src/adapter/connection-index.js';
 import { appSchema } from '../../src/config/schema.js';
 import { Stats } from '../../src/metrics/stats.js';
-import { Connection } from '../../src/ws/connection.js';
+import { Connection } from '../../src/rules/connection.js';
 
 const app = appSchema.parse({ id: 'a1', key: 'k1', secret: 's1' });
 
@@ -42,5 +42,24 @@ describe('ConnectionIndex', () => {
     if (c.socketId !== a.socketId) expect(index.get(a.socketId)).toBeUndefined();
     expect([...index.values()]).toEqual([c, b]);
     expect(index.size).toBe(2);
+  });
+
+  it("files a connection under an id of its own (a Socket.IO 2 client's) while it is free, else under a slot id", () => {
+    const index = new ConnectionIndex();
+    const own = new Connection(app, 0, new Stats());
+    own.socketId = '123.4567890123';
+    expect(index.add(own)).toBe('123.4567890123');
+    const clash = new Connection(app, 0, new Stats());
+    clash.socketId = '123.4567890123';
+    clash.socketId = index.add(clash);
+    expect(clash.socketId).toMatch(/^\d+\.0$/);
+    expect(index.get('123.4567890123')).toBe(own);
+    expect(index.get(clash.socketId)).toBe(clash);
+    expect(index.size).toBe(2);
+    expect([...index.values()]).toEqual([clash, own]);
+    expect(index.remove(own)).toBe(true);
+    expect(index.get('123.4567890123')).toBeUndefined();
+    expect(index.remove(own)).toBe(false);
+    expect(index.size).toBe(1);
   });
 });

@@ -11,7 +11,7 @@ import { RedisAdapter } from '../../src/cluster/redis-adapter.js';
 import { appSchema } from '../../src/config/schema.js';
 import { Lifecycle, type LifecycleEvent } from '../../src/events/lifecycle.js';
 import { Stats } from '../../src/metrics/stats.js';
-import { Connection } from '../../src/ws/connection.js';
+import { Connection } from '../../src/rules/connection.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { FakeTopics, type FakeSocket } from './fake-topics.js';
 

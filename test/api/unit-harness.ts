@@ -14,7 +14,7 @@ import { apiContext, apiRoutes, instrument } from '../../src/api/routes.js';
 import type { ApiContext } from '../../src/api/context.js';
 import { methodNotAllowed, notFound } from '../../src/api/reply.js';
 import type { HttpReply, HttpRequest } from '../../src/transport/uws.js';
-import { Connection } from '../../src/ws/connection.js';
+import { Connection } from '../../src/rules/connection.js';
 import type { Socket } from '../../src/transport/uws.js';
 
 export const APP = { id: 'app-id', key: 'app-key', secret: 'app-secret' } as const;

@@ -19,7 +19,7 @@ export const TRANSPORTS: Record<string, Transport[]> = {
 };
 
 /** `io('http://127.0.0.1:port/namespace', options)`; connects at once. */
-export function sioClient(h: TestHerald, options: Partial<ManagerOptions & SocketOptions> = {}, namespace = ''): Socket {
+export function sioClient(h: { port: number }, options: Partial<ManagerOptions & SocketOptions> = {}, namespace = ''): Socket {
   const socket = io(`http://127.0.0.1:${h.port}${namespace}`, { reconnection: false, forceNew: true, ...options });
   live.add(socket);
   return socket;
@@ -56,7 +56,7 @@ export interface SocketIoEchoOptions {
 }
 
 /** `new Echo({ broadcaster: 'socket.io', host, client: io })` as a laravel-echo-server front end configures it. */
-export function socketIoEcho(h: TestHerald, options: SocketIoEchoOptions = {}): Echo<'socket.io'> {
+export function socketIoEcho(h: { port: number }, options: SocketIoEchoOptions = {}): Echo<'socket.io'> {
   const echo = new Echo({
     broadcaster: 'socket.io',
     host: `http://127.0.0.1:${h.port}${options.namespace ?? ''}`,

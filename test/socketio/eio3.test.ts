@@ -89,16 +89,29 @@ describe.each([['websocket'], ['polling']])('socket.io-client 2 over %s', (trans
   });
 });
 
-it("a 2.x client's Echo socketId() is digits.digits, so toOthers() broadcasts go through (the 2.x sender is not excluded)", async () => {
-  const ada = echoV2('ada', ['websocket']);
-  const got = recorder<unknown>('orders');
-  ada.channel('orders').listen('.shipped', got.fn);
-  await untilSubscribers(h, 'orders', 1);
-  const socketId = ada.socketId()!;
+it("a 2.x client's Echo socketId() is its Herald socket id: toOthers() keeps the 2.x sender out, everyone else gets the event", async () => {
+  const sender = echoV2('ada', ['websocket']);
+  const other = echoV2('bob', ['polling']);
+  const pusher = echoClient('reverb', h, pusherAuth, sessionHeaders('bob'));
+  await connected(pusherOf(pusher));
+  const senderGot = recorder<unknown>('sender');
+  const otherGot = recorder<unknown>('other 2.x');
+  const pusherGot = recorder<unknown>('pusher-js');
+  sender.channel('orders').listen('.shipped', senderGot.fn);
+  other.channel('orders').listen('.shipped', otherGot.fn);
+  pusher.channel('orders').listen('.shipped', pusherGot.fn);
+  await untilSubscribers(h, 'orders', 3);
+  const socketId = sender.socketId()!;
   expect(socketId).toMatch(/^\d+\.\d+$/);
+  // broadcast(...)->toOthers(): pusher-http-php sends the request's X-Socket-ID as socket_id.
   const [reply] = await laravelBroadcast(h, { channels: ['orders'], event: 'shipped', payload: { id: 9, socket: socketId } });
   expect(reply!.status).toBe(200);
-  expect(await got.next()).toEqual({ id: 9 });
+  expect(await otherGot.next()).toEqual({ id: 9 });
+  expect(await pusherGot.next()).toEqual({ id: 9 });
+  // Whatever the sender would have got arrives before a later event on the same socket.
+  await laravelBroadcast(h, { channels: ['orders'], event: 'shipped', payload: { id: 10 } });
+  expect(await senderGot.next()).toEqual({ id: 10 });
+  expect(senderGot.calls).toHaveLength(1);
 });
 
 it('a 2.x token client (?token=) gets its private-user.{id} notifications; a bad token gets the reason', async () => {

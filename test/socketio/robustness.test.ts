@@ -220,8 +220,8 @@ describe('malformed packets', () => {
   });
 
   it('undecodable packets and packets over the size limit close that socket only', async () => {
-    // The largest Socket.IO app's maxMessageSize here is the default 20480 bytes.
-    const oversized = `42["subscribe",{"channel":"${'a'.repeat(30_000)}"}]`;
+    // Over the node's maxPayloadLength (256 KiB): beyond any app's maxMessageSize, the connection goes.
+    const oversized = `42["subscribe",{"channel":"${'a'.repeat(300_000)}"}]`;
     for (const packet of ['42[', '42[]', '42{"a":1}', '4', '99', oversized]) {
       const { ws, closed } = await rawSocketIo();
       ws.send(packet);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { appSchema } from '../../src/config/schema.js';
 import { Stats } from '../../src/metrics/stats.js';
-import { Connection } from '../../src/ws/connection.js';
+import { Connection } from '../../src/rules/connection.js';
 
 const app = appSchema.parse({ id: 'a1', key: 'k1', secret: 's1' });
 

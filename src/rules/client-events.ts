@@ -3,10 +3,10 @@ import { relayedClientEvent, type ClientEventFrame } from '../../protocol/frames
 import { channelKind } from '../../protocol/names.js';
 import { monotonicMs } from './clock.js';
 import type { Connection } from './connection.js';
-import type { WsContext } from './context.js';
+import type { ServerContext } from './context.js';
 
 /** Relays a `client-` event to the channel's other subscribers (section 2.13). */
-export function clientEvent(ctx: WsContext, conn: Connection, frame: ClientEventFrame): void {
+export function clientEvent(ctx: ServerContext, conn: Connection, frame: ClientEventFrame): void {
   const { app } = conn;
   const { event, channel } = frame;
   if (app.clientEvents === 'none') return conn.error(null, 'Client events are not enabled for this app');

@@ -1,16 +1,17 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import { parseClientFrame, pongFrame } from '../../protocol/frames.js';
-import { clientEvent } from './client-events.js';
-import type { Connection } from './connection.js';
-import type { WsContext } from './context.js';
+import { clientEvent } from '../rules/client-events.js';
+import type { Connection } from '../rules/connection.js';
+import type { ServerContext } from '../rules/context.js';
+import { unsubscribe } from '../rules/subscribe.js';
 import { signin } from './signin.js';
-import { subscribe, unsubscribe } from './subscribe.js';
+import { subscribe } from './subscribe.js';
 
 /**
  * A frame from the socket: held while a subscribe waits for the cluster (so frames keep their
  * order), else dispatched. A bug must cost one frame, not the process and every other connection.
  */
-export function receive(ctx: WsContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {
+export function receive(ctx: ServerContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {
   if (conn.holding) {
     if (!conn.holdFrame(data, isBinary)) conn.terminate(ErrorCode.OverCapacity, 'Too many frames while a subscription is pending');
     return;
@@ -24,7 +25,7 @@ export function receive(ctx: WsContext, conn: Connection, data: ArrayBuffer, isB
 }
 
 /** Handles the frames held during a pending subscribe, until one of them is pending in turn. */
-export function resume(ctx: WsContext, conn: Connection): void {
+export function resume(ctx: ServerContext, conn: Connection): void {
   const frames = conn.release();
   for (let i = 0; i < frames.length && conn.open; i++) {
     if (conn.holding) return conn.hold(frames.slice(i));
@@ -37,7 +38,7 @@ export function resume(ctx: WsContext, conn: Connection): void {
 const utf8 = new TextDecoder();
 
 /** One inbound frame: size and type checks, parse, then the action it asks for. */
-export function dispatch(ctx: WsContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {
+export function dispatch(ctx: ServerContext, conn: Connection, data: ArrayBuffer, isBinary: boolean): void {
   if (isBinary) return conn.error(null, 'Binary frames are not supported');
   if (data.byteLength > conn.app.maxMessageSize) return conn.error(null, `Message exceeds ${conn.app.maxMessageSize} bytes`);
 

@@ -1,35 +1,13 @@
-import { ErrorCode } from '../../protocol/codes.js';
-import { parseUserData, signinSuccess, watchlistEvents } from '../../protocol/frames.js';
-import { userSignatureInput, verifyAuthToken } from '../../protocol/signing.js';
+import { watchlistEvents } from '../../protocol/frames.js';
 import { when } from '../adapter/adapter.js';
 import type { Connection, SignedInUser } from './connection.js';
-import type { WsContext } from './context.js';
-
-/** `pusher:signin` (section 2.7). Failures answer 4009 and keep the connection open. */
-export function signin(ctx: WsContext, conn: Connection, auth: string, userData: string): void {
-  const { app } = conn;
-  if (!app.userAuthentication) return conn.error(ErrorCode.Unauthorized, 'User authentication is disabled for this app');
-  const check = verifyAuthToken(auth, app.key, app.secret, userSignatureInput(conn.socketId, userData));
-  if (!check.ok) return conn.error(ErrorCode.Unauthorized, check.message);
-  const parsed = parseUserData(userData);
-  if (!parsed.ok) return conn.error(ErrorCode.Unauthorized, parsed.message);
-  if (conn.user) {
-    if (conn.user.id !== parsed.id) return conn.error(ErrorCode.Unauthorized, 'Connection is already signed in as another user');
-    return conn.send(signinSuccess(userData));
-  }
-
-  conn.send(signinSuccess(userData));
-  if (parsed.watchlist.length > app.maxWatchlistSize) {
-    conn.error(ErrorCode.WatchlistLimit, `Watchlist limit exceeded. Only the first ${app.maxWatchlistSize} user IDs are accepted.`);
-  }
-  signInAs(ctx, conn, { id: parsed.id, info: parsed.userInfo, watchlist: parsed.watchlist.slice(0, app.maxWatchlistSize) });
-}
+import type { ServerContext } from './context.js';
 
 /**
  * The connection is now this user, whichever protocol proved it: it counts as the user's
  * connection (user events, terminate_connections, watchers, `user_connected`).
  */
-export function signInAs(ctx: WsContext, conn: Connection, user: SignedInUser): void {
+export function signInAs(ctx: ServerContext, conn: Connection, user: SignedInUser): void {
   const { app } = conn;
   const { watchlist } = user;
   conn.user = user;
@@ -63,7 +41,7 @@ export function signInAs(ctx: WsContext, conn: Connection, user: SignedInUser): 
 }
 
 /** Forgets a closing connection's sign-in; its watchers hear `offline` if it was the user's last. */
-export function signout(ctx: WsContext, conn: Connection): void {
+export function signout(ctx: ServerContext, conn: Connection): void {
   const user = conn.user;
   if (!user) return;
   ctx.adapter.unwatch(conn);
@@ -78,6 +56,6 @@ export function signout(ctx: WsContext, conn: Connection): void {
   );
 }
 
-function notifyWatchers(ctx: WsContext, conn: Connection, name: 'online' | 'offline'): void {
+function notifyWatchers(ctx: ServerContext, conn: Connection, name: 'online' | 'offline'): void {
   ctx.adapter.notifyWatchers(conn.app.id, conn.user!.id, watchlistEvents([{ name, user_ids: [conn.user!.id] }]), conn.socketId);
 }

@@ -6,8 +6,8 @@ import type { HeraldConfig } from '../config/schema.js';
 import type { Lifecycle } from '../events/lifecycle.js';
 import type { Stats } from '../metrics/stats.js';
 
-/** What the WebSocket layer needs from the rest of the server. */
-export interface WsContext {
+/** What the connection rules, and the protocols that call them, need from the rest of the server. */
+export interface ServerContext {
   config: HeraldConfig;
   apps: AppRegistry;
   adapter: Adapter;

@@ -1,18 +1,25 @@
 import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
 import { connectionEstablished, errorFrame } from '../../protocol/frames.js';
-import { when } from '../adapter/adapter.js';
 import type { Socket, UpgradeRequest, WsHandlers } from '../transport/uws.js';
-import { channelOfTopic } from '../channels/topics.js';
-import { monotonicMs } from './clock.js';
-import { Connection, Refusal, type SocketState } from './connection.js';
-import type { WsContext } from './context.js';
+import { monotonicMs } from '../rules/clock.js';
+import { closed, leftOnClose } from '../rules/closing.js';
+import { Connection } from '../rules/connection.js';
+import type { ServerContext } from '../rules/context.js';
 import { receive, resume } from './dispatch.js';
 import { checkHandshake } from './handshake.js';
-import { signout } from './signin.js';
-import { announceLeave } from './subscribe.js';
 
-/** Socket events → one connection's life: handshake, frames, close. */
-export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
+/** A refused handshake: the socket is opened only to carry the Pusher error and close code. */
+export class Refusal {
+  constructor(
+    readonly code: number,
+    readonly message: string,
+  ) {}
+}
+
+export type SocketState = Connection | Refusal;
+
+/** A Pusher WebSocket's events → one connection's life: handshake, frames, close. */
+export function connectionHandlers(ctx: ServerContext): WsHandlers<SocketState> {
   return {
     upgrade(req: UpgradeRequest): SocketState {
       const result = checkHandshake(
@@ -74,34 +81,17 @@ export function connectionHandlers(ctx: WsContext): WsHandlers<SocketState> {
 
     left(state: SocketState, topic: string, remaining: number): void {
       // Refused sockets never subscribe.
-      const conn = state as Connection;
-      const channel = channelOfTopic(conn.app.id, topic);
-      const memberId = conn.presenceId(channel);
-      const outcome = ctx.adapter.dropped(conn, channel, remaining);
-      if (!outcome) return;
-      // Only a closing socket leaves on its own, and it can take no more calls.
-      conn.open = false;
-      const { app, socketId } = conn;
-      when(
-        outcome,
-        (left) => announceLeave(ctx, app, channel, socketId, memberId, left),
-        (err) => ctx.logger.error({ err, app: app.id, socket_id: socketId }, 'leave failed'),
-      );
+      leftOnClose(ctx, state as Connection, topic, remaining);
     },
 
     close(conn: SocketState, code: number): void {
-      if (!(conn instanceof Connection)) return;
-      conn.open = false;
-      signout(ctx, conn);
-      ctx.adapter.removeConnection(conn);
-      ctx.stats.connectionsClosed++;
-      ctx.logger.debug({ app: conn.app.id, socket_id: conn.socketId, code }, 'connection closed');
+      if (conn instanceof Connection) closed(ctx, conn, code);
     },
   };
 }
 
 /** Sends `connection_established`, or closes with 4004 when the app is over its cluster-wide quota. */
-function established(ctx: WsContext, conn: Connection, admitted: boolean): void {
+function established(ctx: ServerContext, conn: Connection, admitted: boolean): void {
   if (!admitted) return conn.terminate(ErrorCode.OverQuota, ErrorMessage[ErrorCode.OverQuota]!);
   conn.send(connectionEstablished(conn.socketId, conn.app.activityTimeout));
   ctx.logger.debug({ app: conn.app.id, socket_id: conn.socketId }, 'connection opened');

@@ -1,12 +1,12 @@
 import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
-import type { WsContext } from './context.js';
+import type { ServerContext } from './context.js';
 
 /**
  * Pings idle connections with WebSocket PING frames (the Android SDK never answers `pusher:ping`)
  * and closes with 4201 those that stay silent; enforces the authorized-connections timeout.
  */
 /** `now` is `monotonicMs()`, the clock connections are stamped with. */
-export function sweepConnections(ctx: WsContext, now: number): void {
+export function sweepConnections(ctx: ServerContext, now: number): void {
   const pongTimeoutMs = ctx.config.pongTimeout * 1000;
   for (const conn of ctx.adapter.connections()) {
     const { app } = conn;
@@ -23,7 +23,7 @@ export function sweepConnections(ctx: WsContext, now: number): void {
 }
 
 /** Often enough to honour the shortest configured timeout to within a quarter of it. */
-export function sweepInterval(ctx: Pick<WsContext, 'config'>): number {
+export function sweepInterval(ctx: Pick<ServerContext, 'config'>): number {
   const shortest = Math.min(
     ctx.config.pongTimeout,
     ...ctx.config.apps.map((app) => Math.min(app.activityTimeout, app.authorizedConnectionsOnly ? app.authorizationTimeout : Infinity)),

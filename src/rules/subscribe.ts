@@ -14,14 +14,14 @@ import { when } from '../adapter/adapter.js';
 import type { JoinResult, LeaveOutcome, PresenceMember } from '../channels/channels.js';
 import type { AppConfig } from '../config/schema.js';
 import type { Connection } from './connection.js';
-import type { WsContext } from './context.js';
-import { resume } from './dispatch.js';
+import type { ServerContext } from './context.js';
 
 /**
  * The channel rules every protocol shares: a protocol parses its own packets, decides who may join
  * (Pusher: the client's `auth` signature; Socket.IO: the app's auth endpoint), then calls
- * `admit`, `authorize`/`presenceLimits` and `join` here; replies go out as Pusher frames through
- * `conn.send`, which a Socket.IO connection's socket renders as Socket.IO events.
+ * `admit`, `authorize`/`presenceLimits` and `join` here. Replies are Pusher frames, the one
+ * internal message format (fanned out and relayed between nodes as such): a Socket.IO
+ * connection's socket renders them as Socket.IO events.
  */
 export type Authorized = { ok: true; member?: PresenceMember } | { ok: false; code: number | null; message: string };
 
@@ -47,44 +47,28 @@ export function admit(conn: Connection, channel: string, pending = 0): Admission
   return { ok: true, kind, joined: false };
 }
 
-export function subscribe(ctx: WsContext, conn: Connection, channel: string, auth: string | undefined, channelData: string | undefined): void {
-  const admission = admit(conn, channel);
-  if (!admission.ok) return conn.error(null, admission.message);
-  const { kind } = admission;
-  if (admission.joined) return confirm(ctx, conn, channel, kind);
-
-  const verdict = authorize(conn, channel, kind, auth, channelData);
-  if (!verdict.ok) {
-    conn.error(verdict.code, verdict.message);
-    if (verdict.code === ErrorCode.Unauthorized) conn.send(subscriptionError(channel, 401, verdict.message));
-    return;
-  }
-  join(ctx, conn, channel, kind, verdict.member);
-}
-
 /** Sends the subscription's confirmation again, for a connection already in the channel. */
-export function confirm(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind): void {
+export function confirm(ctx: ServerContext, conn: Connection, channel: string, kind: ChannelKind): void {
   if (kind.type !== 'presence') return conn.send(subscriptionSucceeded(channel));
   when(ctx.adapter.presence(conn.app.id, channel), (members) => conn.send(subscriptionSucceeded(channel, members)), failed(ctx, conn));
 }
 
 /**
  * An authorized connection joins: membership, presence, confirmation, cache, lifecycle events and
- * counts. In a cluster the join is settled once the shared state has it; meanwhile the client's
- * next frames wait so they keep their order.
+ * counts. In a cluster the join is settled once the shared state has it: the promise says when, for
+ * a protocol whose next packets must wait for it.
  */
-export function join(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined): void {
+export function join(ctx: ServerContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined): Promise<void> | undefined {
   const result = ctx.adapter.subscribe(conn, channel, member);
-  if (!(result instanceof Promise)) return joined(ctx, conn, channel, kind, member, result);
-  conn.hold();
-  result
-    .then((settled) => joined(ctx, conn, channel, kind, member, settled))
-    .catch(failed(ctx, conn))
-    .finally(() => resume(ctx, conn));
+  if (!(result instanceof Promise)) {
+    joined(ctx, conn, channel, kind, member, result);
+    return undefined;
+  }
+  return result.then((settled) => joined(ctx, conn, channel, kind, member, settled)).catch(failed(ctx, conn));
 }
 
 /** The join is settled: confirm it to the client, tell the channel, emit the lifecycle events. */
-function joined(ctx: WsContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined, result: JoinResult): void {
+function joined(ctx: ServerContext, conn: Connection, channel: string, kind: ChannelKind, member: PresenceMember | undefined, result: JoinResult): void {
   const { app } = conn;
   if ('refused' in result) {
     if (result.refused === 'full') conn.error(null, `Presence channel is full (max ${app.maxPresenceMembers} members)`);
@@ -111,7 +95,7 @@ function joined(ctx: WsContext, conn: Connection, channel: string, kind: Channel
   }
 }
 
-export function unsubscribe(ctx: WsContext, conn: Connection, channel: string): void {
+export function unsubscribe(ctx: ServerContext, conn: Connection, channel: string): void {
   if (!conn.inChannel(channel)) return;
   const memberId = conn.presenceId(channel);
   const { app } = conn;
@@ -120,7 +104,7 @@ export function unsubscribe(ctx: WsContext, conn: Connection, channel: string): 
 
 /** Tells the channel that a connection left it, by unsubscribing or by closing. */
 export function announceLeave(
-  ctx: WsContext,
+  ctx: ServerContext,
   app: AppConfig,
   channel: string,
   socketId: string,
@@ -138,7 +122,7 @@ export function announceLeave(
 }
 
 /** A shared-state call that threw: logged, and the client told, instead of an unhandled rejection. */
-function failed(ctx: WsContext, conn: Connection): (err: unknown) => void {
+function failed(ctx: ServerContext, conn: Connection): (err: unknown) => void {
   return (err) => {
     ctx.logger.error({ err, app: conn.app.id, socket_id: conn.socketId }, 'subscription update failed');
     conn.error(null, 'Internal server error');

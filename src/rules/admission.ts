@@ -1,30 +1,14 @@
-import { ErrorCode, ErrorMessage, parseProtocolVersion } from '../../protocol/codes.js';
+import { ErrorCode, ErrorMessage } from '../../protocol/codes.js';
 import type { AppConfig } from '../config/schema.js';
-import type { WsContext } from './context.js';
+import type { ServerContext } from './context.js';
 
-export interface HandshakeInput {
-  key: string;
-  protocol: string | undefined;
-  origin: string;
-  secure: boolean;
-}
+export type Admitted = { ok: true; app: AppConfig } | { ok: false; code: number; message: string };
 
-export type HandshakeResult = { ok: true; app: AppConfig } | { ok: false; code: number; message: string };
-
-const refuse = (code: number): HandshakeResult => ({ ok: false, code, message: ErrorMessage[code] ?? 'Refused' });
-
-/** The checks of section 1.2, in that order; the first failure decides the close code. */
-export function checkHandshake(input: HandshakeInput, ctx: WsContext): HandshakeResult {
-  const app = ctx.apps.byKey(input.key);
-  if (!app) return refuse(ErrorCode.AppNotFound);
-  if (app.requireTls && !input.secure) return refuse(ErrorCode.SslOnly);
-  if (!app.enabled) return refuse(ErrorCode.AppDisabled);
-  if (parseProtocolVersion(input.protocol) === null) return refuse(ErrorCode.UnsupportedProtocol);
-  return admitConnection(ctx, app, input.origin);
-}
+/** A refusal with the code's standard message. */
+export const refuse = (code: number): Admitted => ({ ok: false, code, message: ErrorMessage[code] ?? 'Refused' });
 
 /** The checks after the protocol's own, shared by every protocol: origin, then the app's and the node's capacity. */
-export function admitConnection(ctx: WsContext, app: AppConfig, origin: string): HandshakeResult {
+export function admitConnection(ctx: ServerContext, app: AppConfig, origin: string): Admitted {
   if (!originAllowed(app.allowedOrigins, origin)) return { ok: false, code: ErrorCode.Unauthorized, message: 'Origin not allowed' };
   if (app.maxConnections > 0 && ctx.adapter.connectionCount(app.id) >= app.maxConnections) return refuse(ErrorCode.OverQuota);
   const { maxConnections } = ctx.config;

@@ -39,7 +39,7 @@ export const MAX_HELD_FRAMES = 1000;
  */
 export class Connection {
   socket!: Socket;
-  /** Given by the adapter when the connection opens. */
+  /** Given by the adapter when the connection opens, unless the protocol chose one already (kept if free). */
   socketId = '';
   /** Channels joined, for the per-connection limit. */
   channelCount = 0;
@@ -164,13 +164,3 @@ export class Connection {
     });
   }
 }
-
-/** A refused handshake: the socket is opened only to carry the Pusher error and close code. */
-export class Refusal {
-  constructor(
-    readonly code: number,
-    readonly message: string,
-  ) {}
-}
-
-export type SocketState = Connection | Refusal;
