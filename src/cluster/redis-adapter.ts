@@ -15,10 +15,11 @@ import { ClusterBus, type BusMessage } from './bus.js';
 import { ClusterKeys } from './keys.js';
 import { NodeMembership } from './membership.js';
 import { RedisLink } from './redis-link.js';
+import type { RedisTarget } from './redis-target.js';
 import { DEAD } from './scripts.js';
 
 export interface RedisAdapterOptions {
-  url: string;
+  redis: RedisTarget;
   prefix: string;
   /** Seconds of missed heartbeats before a node is declared dead. */
   nodeTimeout: number;
@@ -62,7 +63,13 @@ export class RedisAdapter implements Adapter {
     this.local = new LocalAdapter(publisher, options.stats);
     this.keys = new ClusterKeys(options.prefix);
     for (const app of options.apps) this.apps.set(app.id, app);
-    this.link = new RedisLink(options.url, options.stats, options.logger, () => this.membership.rewrite());
+    this.link = new RedisLink(
+      options.redis,
+      options.stats,
+      options.logger,
+      () => this.membership.rewrite(),
+      () => this.membership.shardLost(),
+    );
     this.bus = new ClusterBus(this.link, this.keys, options.queueSize, options.stats, options.logger, () => this.nodeId);
     this.membership = new NodeMembership(this.link, this.keys, [...this.apps.keys()], options, {
       part: (appId) => this.part(appId),

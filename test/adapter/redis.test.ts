@@ -18,7 +18,7 @@ const apps = ['a1', 'a2', 'a3', 'a4'].map((id) => appSchema.parse({ id, key: `k-
 // Each test gets its own key prefix: a fresh cluster on the same redis-server.
 adapterSuite('redis', (topics, stats) =>
   RedisAdapter.start(topics, {
-    url: redis.url,
+    redis: { kind: 'server', url: redis.url },
     prefix: `t${++run}:`,
     nodeTimeout: 30,
     presenceTimeout: 2,
