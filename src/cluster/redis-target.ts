@@ -45,9 +45,6 @@ export interface ClientOptions {
   sharded?: boolean;
 }
 
-/** Commands in flight when a shard fails over are retried this soon, after a slots refresh. */
-const FAILOVER_RETRY_MS = 100;
-
 /** A client for the target: `Redis` for a server or Sentinel, `Cluster` for a Redis Cluster. */
 export function connect(target: RedisTarget, options: ClientOptions): Redis | Cluster {
   const { sharded = false, retryStrategy, ...common } = options;
@@ -76,9 +73,11 @@ export function connect(target: RedisTarget, options: ClientOptions): Redis | Cl
         enableAutoPipelining: common.enableAutoPipelining,
         clusterRetryStrategy: retryStrategy,
         shardedSubscribers: sharded,
-        retryDelayOnFailover: FAILOVER_RETRY_MS,
-        retryDelayOnClusterDown: FAILOVER_RETRY_MS,
-        retryDelayOnTryAgain: FAILOVER_RETRY_MS,
+        // A command that meets a failing shard fails at once, like one on a dropped connection:
+        // ioredis' retries would send it after newer ones (events out of order, a leave before its
+        // join). Callers fall back, and the node rewrites its part once the shard answers again.
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
         // Node addresses are the ones the nodes announce: TLS names are checked against those.
         redisOptions: {
           ...target.node,

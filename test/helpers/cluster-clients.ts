@@ -120,7 +120,7 @@ export async function closeClients(node: ClusterNode, apps: (AppCredentials | un
 }
 
 /** Everything a cluster test file started, in reverse order. */
-export async function tearDown(parts: { cluster?: Cluster; auth?: LaravelAuth; redis?: TestRedis }): Promise<void> {
+export async function tearDown(parts: { cluster?: Cluster<{ url: string }>; auth?: LaravelAuth; redis?: Pick<TestRedis, 'close'> }): Promise<void> {
   disconnectAll();
   closeRaw();
   await parts.cluster?.close();
