@@ -282,12 +282,12 @@ export const serverSchema = z.object({
     doc: 'Redis server, `redis://[user:pass@]host:port[/db]` (`rediss://` for TLS), for scale-out and Redis ingest (`--redis`).',
     secret: true,
   }),
-  redisCluster: opt(z.string().regex(SEED_LIST, 'must be host:port seeds separated by commas (each may be a redis:// or rediss:// URL)').optional(), {
+  redisCluster: opt(z.string().refine((v) => SEED_LIST.test(v), 'must be host:port seeds separated by commas (each may be a redis:// or rediss:// URL)').optional(), {
     env: 'HERALD_REDIS_CLUSTER',
     doc: 'Redis Cluster seed nodes, `host:port,host:port,…` (or `rediss://[user:pass@]host:port,…` for TLS), instead of `redisUrl` (`--redis-cluster`). Cross-node events use sharded pub/sub.',
     secret: true,
   }),
-  redisSentinels: opt(z.string().regex(SEED_LIST, 'must be host:port sentinels separated by commas').optional(), {
+  redisSentinels: opt(z.string().refine((v) => SEED_LIST.test(v), 'must be host:port sentinels separated by commas').optional(), {
     env: 'HERALD_REDIS_SENTINELS',
     doc: 'Redis Sentinels, `host:port,host:port,…`, instead of `redisUrl`: Herald asks them for the primary of `redisSentinelName` and follows failovers.',
   }),
@@ -319,7 +319,7 @@ export const serverSchema = z.object({
   }),
   scaling: opt(z.boolean().default(true), {
     env: 'HERALD_SCALING',
-    doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
+    doc: 'With Redis configured (`redisUrl`, `redisCluster` or `redisSentinels`), share fan-out, presence and counts with every node on it; false keeps this node alone (Redis then serves ingest only).',
   }),
   redisNodeTimeout: opt(z.number().positive().default(30), {
     env: 'HERALD_REDIS_NODE_TIMEOUT',
