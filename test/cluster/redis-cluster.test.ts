@@ -6,10 +6,23 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, until } from '../helpers/clients.js';
-import { closeRaw, eventually, joinAs as join, memberEvents, rawOn, sendJoin, subscriptionAnswer, tearDown, userIds } from '../helpers/cluster-clients.js';
+import {
+  closeRaw,
+  eventually,
+  expectInOrderOnce,
+  joinAs as join,
+  memberEvents,
+  rawOn,
+  sendJoin,
+  subscribersOn,
+  subscriptionAnswer,
+  tearDown,
+  tickTraffic,
+  ticks,
+  userIds,
+} from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import { TEST_APP } from '../helpers/herald.js';
-import type { RawClient } from '../helpers/raw-client.js';
 import { startRedisCluster, type TestRedisCluster } from '../helpers/redis-cluster.js';
 
 /** Seconds before a silent node is declared dead. */
@@ -37,24 +50,9 @@ beforeAll(async () => {
 afterEach(() => closeRaw());
 afterAll(() => tearDown({ cluster, redis }));
 
-/** The `i` of each `tick` a raw client received on `channel`, in arrival order. */
-const ticks = (client: RawClient, channel: string): number[] =>
-  client.frames.filter((f) => f.event === 'tick' && f.channel === channel).map((f) => (JSON.parse(f.data as string) as { i: number }).i);
-
-async function subscribers(channel: string, nodes: ClusterNode[]): Promise<RawClient[]> {
-  return Promise.all(
-    nodes.map(async (node) => {
-      const { client } = await rawOn(node);
-      client.subscribe(channel);
-      await client.next('pusher_internal:subscription_succeeded');
-      return client;
-    }),
-  );
-}
-
 describe('three nodes on a Redis Cluster', () => {
   it('events reach subscribers on every node once each, in order, over sharded pub/sub on the app’s shard only', async () => {
-    const clients = await subscribers('feed', [n0, n1, n2, n0, n1, n2]);
+    const clients = await subscribersOn([n0, n1, n2, n0, n1, n2], 'feed');
     const sdk = n1.sdk();
     for (let i = 0; i < 30; i++) await sdk.trigger('feed', 'tick', { i });
     const all = Array.from({ length: 30 }, (_, i) => i);
@@ -69,7 +67,7 @@ describe('three nodes on a Redis Cluster', () => {
   });
 
   it("Laravel's redis broadcaster (plain PUBLISH on any cluster node) reaches subscribers on every node once", async () => {
-    const clients = await subscribers('ingest-feed', [n0, n1, n2]);
+    const clients = await subscribersOn([n0, n1, n2], 'ingest-feed');
     // Published on a master that does not serve the app: plain pub/sub crosses the whole cluster.
     const appMaster = await redis.masterOf(BUS);
     const other = redis.servers.find((s) => s !== appMaster)!;
@@ -121,17 +119,8 @@ describe('three nodes on a Redis Cluster', () => {
     const ch = 'presence-failover';
     const observer = await join(n0, ch, 'observer');
     await join(n1, ch, 'u1');
-    const clients = await subscribers('live', [n0, n1, n2]);
-    const sdk = n2.sdk();
-    let sent = 0;
-    let running = true;
-    const traffic = (async () => {
-      while (running) {
-        await sdk.trigger('live', 'tick', { i: sent }).catch(() => undefined);
-        sent++;
-        await sleep(20);
-      }
-    })();
+    const clients = await subscribersOn([n0, n1, n2], 'live');
+    const traffic = tickTraffic(n2, 'live');
     await until(() => clients.every((c) => ticks(c, 'live').length > 10), 'traffic flowing', 10_000);
 
     const master = await redis.masterOf(BUS);
@@ -140,15 +129,10 @@ describe('three nodes on a Redis Cluster', () => {
     expect((await redis.masterOf(BUS)).port).not.toBe(master.port);
 
     // Events sent from now on reach every node again (within 5 s of the new master).
-    const after = sent + 1;
-    await until(() => clients.every((c) => ticks(c, 'live').some((i) => i >= after + 20)), 'delivery resumed on every node', 10_000);
-    running = false;
-    await traffic;
-    for (const client of clients) {
-      const got = ticks(client, 'live');
-      expect(got).toEqual([...got].sort((x, y) => x - y));
-      expect(new Set(got).size).toBe(got.length);
-    }
+    const after = traffic.sent() + 20;
+    await until(() => clients.every((c) => ticks(c, 'live').some((i) => i >= after)), 'delivery resumed on every node', 10_000);
+    await traffic.stop();
+    for (const client of clients) expectInOrderOnce(ticks(client, 'live'));
     expect([n0.alive, n1.alive, n2.alive]).toEqual([true, true, true]);
 
     // Presence after the failover: the old members are still listed; a newcomer is added once.

@@ -4,8 +4,8 @@
  * the sentinel promotes the replica, and every node follows: delivery resumes, presence is right.
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { sleep, until } from '../helpers/clients.js';
-import { closeRaw, eventually, joinAs as join, memberEvents, rawOn, tearDown, userIds } from '../helpers/cluster-clients.js';
+import { until } from '../helpers/clients.js';
+import { closeRaw, eventually, expectInOrderOnce, joinAs as join, memberEvents, subscribersOn, tearDown, tickTraffic, ticks, userIds } from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
 import { SENTINEL_NAME, startSentinel, type TestSentinel } from '../helpers/redis-sentinel.js';
 
@@ -34,39 +34,17 @@ it('the primary killed during traffic: the replica takes over, delivery resumes 
   const ch = 'presence-sentinel';
   const observer = await join(n0, ch, 'observer');
   await join(n1, ch, 'u1');
-  const clients = await Promise.all(
-    [n0, n1, n2].map(async (node) => {
-      const { client } = await rawOn(node);
-      client.subscribe('live');
-      await client.next('pusher_internal:subscription_succeeded');
-      return client;
-    }),
-  );
-  const ticks = (i: number) => clients[i]!.frames.filter((f) => f.event === 'tick').map((f) => (JSON.parse(f.data as string) as { i: number }).i);
-  const sdk = n2.sdk();
-  let sent = 0;
-  let running = true;
-  const traffic = (async () => {
-    while (running) {
-      await sdk.trigger('live', 'tick', { i: sent }).catch(() => undefined);
-      sent++;
-      await sleep(20);
-    }
-  })();
-  await until(() => [0, 1, 2].every((i) => ticks(i).length > 10), 'traffic flowing', 10_000);
+  const clients = await subscribersOn([n0, n1, n2], 'live');
+  const traffic = tickTraffic(n2, 'live');
+  await until(() => clients.every((c) => ticks(c, 'live').length > 10), 'traffic flowing', 10_000);
 
   await sentinel.primary.kill();
   await eventually(() => sentinel.primaryPort(), sentinel.replica.port, 15_000);
 
-  const after = sent + 1;
-  await until(() => [0, 1, 2].every((i) => ticks(i).some((t) => t >= after + 20)), 'delivery resumed on every node', 15_000);
-  running = false;
-  await traffic;
-  for (const i of [0, 1, 2]) {
-    const got = ticks(i);
-    expect(got).toEqual([...got].sort((x, y) => x - y));
-    expect(new Set(got).size).toBe(got.length);
-  }
+  const after = traffic.sent() + 20;
+  await until(() => clients.every((c) => ticks(c, 'live').some((i) => i >= after)), 'delivery resumed on every node', 15_000);
+  await traffic.stop();
+  for (const client of clients) expectInOrderOnce(ticks(client, 'live'));
   expect(nodes.map((n) => n.alive)).toEqual([true, true, true]);
 
   const late = await join(n2, ch, 'u2');
