@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
-import { parseInfo, portOutsideEphemeralRange, startRedis, type TestRedis } from './redis.js';
+import { readFileSync } from 'node:fs';
+import { parseInfo, portOutsideEphemeralRange, startRedis, type RedisTls, type TestRedis } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -17,6 +18,10 @@ export interface RedisClusterOptions {
   replicas?: number;
   /** `cluster-node-timeout` (ms): how long a silent master takes to be failed over. */
   nodeTimeoutMs?: number;
+  /** `requirepass` (and `masterauth`) on every node. */
+  password?: string;
+  /** TLS only, the cluster bus included. */
+  tls?: RedisTls;
 }
 
 export interface TestRedisCluster {
@@ -35,13 +40,17 @@ export interface TestRedisCluster {
   close(): Promise<void>;
 }
 
-export async function startRedisCluster({ masters = 3, replicas = 0, nodeTimeoutMs = 500 }: RedisClusterOptions = {}): Promise<TestRedisCluster> {
+export async function startRedisCluster({ masters = 3, replicas = 0, nodeTimeoutMs = 500, password, tls }: RedisClusterOptions = {}): Promise<TestRedisCluster> {
+  const secure = [...(tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []), ...(password !== undefined ? ['--masterauth', password] : [])];
+  const cli = [...(tls ? ['--tls', '--cacert', tls.caFile] : []), ...(password !== undefined ? ['-a', password, '--no-auth-warning'] : [])];
   // The bus port is chosen too: the default (port + 10000) could be any other process's.
   const busPorts = new Map<TestRedis, number>();
   const launch = async () => {
     const busPort = await portOutsideEphemeralRange();
     const server = await startRedis({
-      args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', String(nodeTimeoutMs), '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf'],
+      password,
+      tls,
+      args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', String(nodeTimeoutMs), '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf', ...secure],
     });
     busPorts.set(server, busPort);
     return server;
@@ -51,7 +60,7 @@ export async function startRedisCluster({ masters = 3, replicas = 0, nodeTimeout
   const address = (s: TestRedis) => `127.0.0.1:${s.port}`;
   const masterServers = servers.slice(0, masters);
   try {
-    await run('redis-cli', ['--cluster', 'create', ...masterServers.map(address), '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', [...cli, '--cluster', 'create', ...masterServers.map(address), '--cluster-replicas', '0', '--cluster-yes']);
     for (const replica of servers.slice(masters)) await replica.command('CLUSTER', 'MEET', '127.0.0.1', servers[0]!.port, busPorts.get(servers[0]!)!);
     for (const [i, replica] of servers.slice(masters).entries()) {
       const id = String(await masterServers[i]!.command('CLUSTER', 'MYID'));
@@ -88,7 +97,7 @@ export async function startRedisCluster({ masters = 3, replicas = 0, nodeTimeout
       const c = new Cluster(cluster.seeds.split(',').map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })), {
         clusterRetryStrategy: () => 100,
         retryDelayOnFailover: 100,
-        redisOptions: { maxRetriesPerRequest: 1 },
+        redisOptions: { maxRetriesPerRequest: 1, password, ...(tls ? { tls: { ca: readFileSync(tls.caFile) } } : {}) },
       });
       c.on('error', () => undefined);
       clients.push(c);
