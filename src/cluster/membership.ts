@@ -16,6 +16,8 @@ const newNodeId = () => randomBytes(8).toString('hex');
 export interface MembershipHost {
   /** This node's part of the app's state, as REPLACE takes it (JSON). */
   part(appId: string): string;
+  /** Whether joins of the app are on their way to Redis (not yet in `part`). */
+  joining(appId: string): boolean;
   /** What a departed part left behind: `removed` is `[channel, user, …]`. Told once to the cluster. */
   departed(appId: string, removed: string[], vacated: string[], offline: string[]): void;
   /** Runs right after the rewrite is sent on a reconnect, before anything newer (queued messages). */
@@ -128,9 +130,19 @@ export class NodeMembership {
     }
   }
 
-  /** Rewrites one app's part after its shard came back; as after a reconnect, reaping waits a node timeout. */
+  /**
+   * Rewrites one app's part after its shard came back; as after a reconnect, reaping waits a node
+   * timeout. Unlike after a reconnect, other commands are in flight: a join Redis ran just before
+   * the rewrite but whose answer has not come back yet would be subtracted with the old part and
+   * missing from `part()` (it is attached on the answer), so the rewrite waits for a beat with no
+   * join on its way.
+   */
   private resettle(appId: string, node: string): void {
     this.reapAfter = Date.now() + this.options.nodeTimeout * 1000;
+    if (this.host.joining(appId)) {
+      this.unsettled.add(appId);
+      return;
+    }
     this.options.logger.info({ app: appId }, 'redis shard back: rewriting this node’s part of the app');
     this.replace(appId, node, 'rewrite', this.host.part(appId)).then(
       (done) => done || this.declaredDead(node),
