@@ -60,6 +60,7 @@ export function connect(target: RedisTarget, options: ClientOptions): Redis | Cl
         name: target.name,
         sentinelPassword: target.sentinelPassword,
         enableTLSForSentinelMode: target.node.tls !== undefined,
+        ...(target.node.tls !== undefined ? { sentinelTLS: target.node.tls } : {}),
         sentinelRetryStrategy: retryStrategy,
         // Told by the sentinels of a failover at once, rather than when the old primary's connection drops.
         failoverDetector: true,
