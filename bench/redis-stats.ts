@@ -1,7 +1,8 @@
 /**
  * What a phase cost Redis, from `INFO` deltas: commands executed (the round trips nodes make, as
  * pipelined commands count one each), bytes in and out (pub/sub deliveries included), and CPU from
- * /proc. A bare RESP exchange on node:net keeps the harness free of a Redis client library.
+ * /proc, summed over every server (the masters of a Redis Cluster). A bare RESP exchange on
+ * node:net keeps the harness free of a Redis client library.
  */
 import net from 'node:net';
 import { TARGET_HOST } from './common.js';
@@ -56,39 +57,55 @@ function info(port: number): Promise<{ text: string; replyBytes: number }> {
 export interface RedisPhase {
   cpuMs: number;
   commands: number;
-  /** Calls per command name in the phase, the meter's one INFO left out. */
+  /** Calls per command name in the phase, the meter's INFOs left out. */
   byCommand: Map<string, number>;
   bytesIn: number;
   bytesOut: number;
 }
 
-/** Start of a measured phase on Redis; `read()` gives the deltas. */
+/** A redis-server process and its port. */
+export interface RedisServer {
+  pid: number;
+  port: number;
+}
+
+/** The counters of several servers added up (the reply size too: each INFO's reply lands in its own server's bytes). */
+async function summedCounters(servers: readonly RedisServer[]): Promise<RedisCounters> {
+  const all = await Promise.all(servers.map((s) => redisCounters(s.port)));
+  const byCommand = new Map<string, number>();
+  for (const c of all) for (const [name, calls] of c.byCommand) byCommand.set(name, (byCommand.get(name) ?? 0) + calls);
+  const sum = (field: 'commands' | 'bytesIn' | 'bytesOut' | 'replyBytes') => all.reduce((n, c) => n + c[field], 0);
+  return { commands: sum('commands'), byCommand, bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), replyBytes: sum('replyBytes') };
+}
+
+/** Start of a measured phase on Redis (every server of it); `read()` gives the deltas. */
 export class RedisMeter {
   private constructor(
-    private readonly port: number,
+    private readonly servers: readonly RedisServer[],
     private readonly cpu: CpuMeter,
     private readonly start: RedisCounters,
   ) {}
 
-  static async begin(port: number, pid: number): Promise<RedisMeter> {
-    const cpu = new CpuMeter(pid);
-    return new RedisMeter(port, cpu, await redisCounters(port));
+  static async begin(servers: readonly RedisServer[]): Promise<RedisMeter> {
+    const cpu = new CpuMeter(servers.map((s) => s.pid));
+    return new RedisMeter(servers, cpu, await summedCounters(servers));
   }
 
   async read(): Promise<RedisPhase> {
     const cpuMs = this.cpu.read().cpuMs;
-    const end = await redisCounters(this.port);
+    const end = await summedCounters(this.servers);
+    const infos = this.servers.length;
     const byCommand = new Map<string, number>();
     for (const [name, calls] of end.byCommand) {
-      const n = calls - (this.start.byCommand.get(name) ?? 0) - (name === 'info' ? 1 : 0);
+      const n = calls - (this.start.byCommand.get(name) ?? 0) - (name === 'info' ? infos : 0);
       if (n > 0) byCommand.set(name, n);
     }
     return {
       byCommand,
       cpuMs,
-      // Without the meter's own traffic: one INFO command, its request, the first INFO's reply.
-      commands: end.commands - this.start.commands - 1,
-      bytesIn: end.bytesIn - this.start.bytesIn - INFO_REQUEST.length,
+      // Without the meter's own traffic: one INFO command per server, its request, the first INFO's reply.
+      commands: end.commands - this.start.commands - infos,
+      bytesIn: end.bytesIn - this.start.bytesIn - INFO_REQUEST.length * infos,
       bytesOut: end.bytesOut - this.start.bytesOut - this.start.replyBytes,
     };
   }

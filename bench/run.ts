@@ -21,7 +21,7 @@ import { join, relative } from 'node:path';
 import { type Case, cases as allCases, goals } from './cases.js';
 import { median, round } from './common.js';
 import type { Figures } from './load/scenarios.js';
-import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, DEFAULT_TARGETS, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, startServer } from './servers.js';
+import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, DEFAULT_TARGETS, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, isMultiNode, startServer } from './servers.js';
 
 interface Options {
   scenarios: string[] | null;
@@ -125,11 +125,11 @@ function prepare(o: Options): void {
   log('compiling bench/ (tsc -p bench/tsconfig.json)');
   sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BENCH_DIR, 'tsconfig.json')], ROOT);
   if (!existsSync(join(BUILD_DIR, 'load', 'worker.js'))) throw new Error('bench build produced no load/worker.js');
-  if (o.targets.includes('herald-3')) {
+  if (o.targets.some(isMultiNode)) {
     const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-    if (redis.status !== 0) throw new Error('target herald-3 needs redis-server (apt-get install redis-server)');
+    if (redis.status !== 0) throw new Error('targets herald-3 and herald-3-cluster need redis-server (apt-get install redis-server)');
   }
-  if (o.targets.includes('herald') || o.targets.includes('herald-3')) {
+  if (o.targets.includes('herald') || o.targets.some(isMultiNode)) {
     if (o.build) {
       log('building Herald (npm run build)');
       sh('npm', ['run', 'build', '--silent'], ROOT);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APP, TARGET_HOST, sleep } from './common.js';
+import type { RedisServer } from './redis-stats.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
@@ -20,7 +21,7 @@ export const SOKETI_BIN = join(SOKETI_DIR, 'node_modules', '@soketi', 'soketi', 
 export const HERALD_CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const LOG_DIR = join(BENCH_DIR, 'results', 'logs');
 
-export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3'] as const;
+export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3', 'herald-3-cluster'] as const;
 /** `herald-root`: the Debian 13 + Node 24 root `.ci/node24` builds, with Herald installed in /herald. */
 export const DEFAULT_ROOT: Root = { dir: '/var/cache/herald/trixie-root', node: '/opt/node/bin/node' };
 
@@ -34,6 +35,11 @@ export type TargetName = (typeof TARGETS)[number];
 export const DEFAULT_TARGETS: TargetName[] = ['herald', 'soketi', 'bare'];
 /** `herald-3`: three Herald processes joined by one redis-server, all on the server core. */
 export const CLUSTER_NODES = 3;
+/** `herald-3-cluster`: the same three nodes on a Redis Cluster of this many masters (no replicas). */
+export const REDIS_CLUSTER_MASTERS = 3;
+/** The targets made of several Herald nodes and Redis. */
+export type MultiNodeTarget = 'herald-3' | 'herald-3-cluster';
+export const isMultiNode = (t: TargetName): t is MultiNodeTarget => t === 'herald-3' || t === 'herald-3-cluster';
 
 export interface Pinning {
   /** Core for the server (`taskset -c`), or null for no pinning. */
@@ -89,8 +95,8 @@ export interface ServerHandle {
   /** Every server process (CPU is summed over them) and every port clients are spread over. */
   pids: number[];
   ports: number[];
-  /** The redis-server joining the nodes, if any. */
-  redis: { pid: number; port: number } | null;
+  /** The redis-servers joining the nodes (a Redis Cluster's masters), none for a single node. */
+  redis: RedisServer[];
   /** Tail of the server's stdout+stderr (also written to bench/results/logs). */
   output(): string;
   alive(): boolean;
@@ -133,7 +139,7 @@ function heraldConfig(dir: string, extra: Record<string, unknown>): string {
   return config;
 }
 
-async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
+async function specFor(target: Exclude<TargetName, MultiNodeTarget>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -212,49 +218,74 @@ export interface StartOptions {
 }
 
 export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
-  return target === 'herald-3' ? startCluster(opts) : startOne(target, opts);
+  return isMultiNode(target) ? startCluster(target, opts) : startOne(target, opts);
 }
 
-/** redis-server, then the nodes one by one; a failure stops what was started. */
-async function startCluster(opts: StartOptions): Promise<ServerHandle> {
-  const redisPort = await freePort();
-  const redis = await startProcess(
-    'herald-3',
-    redisPort,
-    { cmd: 'redis-server', args: ['--port', String(redisPort), '--bind', TARGET_HOST, '--save', '', '--appendonly', 'no'] },
-    { ...opts, logName: `${opts.logName}-redis`, nodeFlags: [] },
-  );
+/** The redis-server(s), then the nodes one by one; a failure stops what was started. */
+async function startCluster(target: MultiNodeTarget, opts: StartOptions): Promise<ServerHandle> {
+  const redis: ServerHandle[] = [];
   const nodes: ServerHandle[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Promise.all(redis.map((r) => r.stop()));
+  };
   try {
+    const shards = target === 'herald-3-cluster' ? REDIS_CLUSTER_MASTERS : 0;
+    for (let i = 0; i < Math.max(1, shards); i++) redis.push(await startRedis(target, opts, i, shards > 0));
+    const redisConfig: Record<string, string> =
+      shards > 0 ? { redisCluster: await createRedisCluster(redis) } : { redisUrl: `redis://${TARGET_HOST}:${redis[0]!.port}/0` };
     for (let i = 0; i < CLUSTER_NODES; i++) {
       // One profile per node (--profile), not three under one name.
       const nodeFlags = opts.nodeFlags?.map((f) => (f.startsWith('--cpu-prof-name=') ? f.replace(/\.cpuprofile$/, `-node${i}.cpuprofile`) : f));
-      nodes.push(await startOne('herald', { ...opts, nodeFlags, logName: `${opts.logName}-node${i}` }, `redis://${TARGET_HOST}:${redisPort}/0`));
+      nodes.push(await startOne('herald', { ...opts, nodeFlags, logName: `${opts.logName}-node${i}` }, redisConfig));
     }
   } catch (e) {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await redis.stop();
+    await stop();
     throw e;
   }
   return {
-    target: 'herald-3',
+    target,
     pid: nodes[0]!.pid,
     port: nodes[0]!.port,
     pids: nodes.map((n) => n.pid),
     ports: nodes.map((n) => n.port),
-    redis: { pid: redis.pid, port: redisPort },
-    output: () => [...nodes, redis].map((n, i) => `--- ${i < nodes.length ? `node ${i}` : 'redis'}\n${n.output()}`).join('\n'),
-    alive: () => redis.alive() && nodes.every((n) => n.alive()),
-    stop: async () => {
-      await Promise.all(nodes.map((n) => n.stop()));
-      await redis.stop();
-    },
+    redis: redis.map((r) => ({ pid: r.pid, port: r.port })),
+    output: () => [...nodes, ...redis].map((n, i) => `--- ${i < nodes.length ? `node ${i}` : `redis ${i - nodes.length}`}\n${n.output()}`).join('\n'),
+    alive: () => redis.every((r) => r.alive()) && nodes.every((n) => n.alive()),
+    stop,
   };
 }
 
-async function startOne(target: Exclude<TargetName, 'herald-3'>, opts: StartOptions, redisUrl?: string): Promise<ServerHandle> {
+/** One redis-server on the server core (`--cluster-enabled` for a Redis Cluster member, its bus on another free port). */
+async function startRedis(target: MultiNodeTarget, opts: StartOptions, index: number, clustered: boolean): Promise<ServerHandle> {
   const port = await freePort();
-  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...(redisUrl ? { redisUrl } : {}) }), opts);
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-redis-'));
+  const cluster = clustered ? ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf', '--dir', dir] : [];
+  return startProcess(
+    target,
+    port,
+    { cmd: 'redis-server', args: ['--port', String(port), '--bind', TARGET_HOST, '--save', '', '--appendonly', 'no', ...cluster], cleanup: () => rmSync(dir, { recursive: true, force: true }) },
+    { ...opts, logName: `${opts.logName}-redis${index}`, nodeFlags: [] },
+  );
+}
+
+/** Joins the servers into a Redis Cluster (masters only) and waits for `cluster_state:ok`; returns the seeds. */
+async function createRedisCluster(servers: ServerHandle[]): Promise<string> {
+  const seeds = servers.map((s) => `${TARGET_HOST}:${s.port}`);
+  execFileSync('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
+  const deadline = performance.now() + 30_000;
+  for (const s of servers) {
+    while (!execFileSync('redis-cli', ['-h', TARGET_HOST, '-p', String(s.port), 'CLUSTER', 'INFO']).toString().includes('cluster_state:ok')) {
+      if (performance.now() > deadline) throw new Error(`redis cluster not ok within 30 s (${seeds.join(',')})`);
+      await sleep(50);
+    }
+  }
+  return seeds.join(',');
+}
+
+async function startOne(target: Exclude<TargetName, MultiNodeTarget>, opts: StartOptions, redisConfig: Record<string, string> = {}): Promise<ServerHandle> {
+  const port = await freePort();
+  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...redisConfig }), opts);
 }
 
 async function startProcess(target: TargetName, port: number, spec: Spec, opts: StartOptions): Promise<ServerHandle> {
@@ -291,7 +322,7 @@ async function startProcess(target: TargetName, port: number, spec: Spec, opts: 
     port,
     pids: [child.pid!],
     ports: [port],
-    redis: null,
+    redis: [],
     output: () => tail,
     alive: () => exited === null,
     stop: async () => {

@@ -12,7 +12,8 @@ const SOURCE_FLAGS = `Config sources (later wins): defaults < --config < --env-f
   --host HOST        address to bind (overrides HERALD_HOST)
   --port PORT        port to bind (overrides HERALD_PORT)
   --redis URL        Redis for scale-out and ingest, redis://[user:pass@]host:port[/db] (overrides HERALD_REDIS_URL)
-  --workers N|auto   Herald processes sharing the port, one per core with auto (needs --redis)
+  --redis-cluster SEEDS  Redis Cluster seeds instead, host:port,host:port,… (overrides HERALD_REDIS_CLUSTER)
+  --workers N|auto   Herald processes sharing the port, one per core with auto (needs Redis)
   --debug            log level debug
   -h, --help         show this help`;
 
@@ -55,6 +56,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   redis: { type: 'string' },
+  'redis-cluster': { type: 'string' },
   workers: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -93,7 +95,7 @@ function parseCommandArgs(args: string[]): { help: boolean; load: LoadOptions } 
       configFile: values.config,
       envFile: values['env-file'],
       env: process.env,
-      flags: { host: values.host, port, debug: values.debug, redis: values.redis, workers: values.workers },
+      flags: { host: values.host, port, debug: values.debug, redis: values.redis, redisCluster: values['redis-cluster'], workers: values.workers },
     },
   };
 }
@@ -132,9 +134,10 @@ async function start(opts: LoadOptions, args: readonly string[]): Promise<void> 
   const { DEV_APP_SOURCE } = await import('./config/load.js');
   const { createLogger } = await import('./log.js');
   const { supervise, workerCount, workerIndex } = await import('./workers/supervisor.js');
+  const { redisConfigured } = await import('./cluster/redis-target.js');
   const worker = workerIndex();
   const count = worker === undefined ? workerCount(config.workers) : 1;
-  if (count > 1 && config.redisUrl === undefined) {
+  if (count > 1 && !redisConfigured(config)) {
     process.stderr.write(`workers: ${count} workers (${String(config.workers)}) need redisUrl (--redis): workers without Redis could not see each other\n`);
     process.exit(1);
   }

@@ -20,6 +20,7 @@ import { connectionHandlers } from './pusher/lifecycle.js';
 import { sweepConnections, sweepInterval } from './rules/liveness.js';
 import { Webhooks } from './webhooks/webhooks.js';
 import { ingestRoutes, RedisIngest } from './ingest/redis-ingest.js';
+import { redisTarget } from './cluster/redis-target.js';
 
 export interface Herald {
   port: number;
@@ -73,7 +74,8 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
   registerHttpRoutes(transport, { config, apps, adapter, stats, logger, events, startedAt, isDraining });
   const port = await transport.listen(config.host, config.port, options.sharedPort);
   const routes = ingestRoutes(config);
-  const ingest = config.redisUrl !== undefined && routes.length > 0 ? new RedisIngest(config.redisUrl, routes, { adapter, stats, logger }) : undefined;
+  const redis = redisTarget(config);
+  const ingest = redis !== undefined && routes.length > 0 ? new RedisIngest(redis, routes, { adapter, stats, logger }) : undefined;
   ingest?.start();
   let metrics: MetricsServer | undefined;
   if (config.metricsEnabled) {
@@ -136,15 +138,16 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
   return { port, adapter, stats, events, metricsPort: metrics?.port, ingest, shutdown };
 }
 
-/** In-process state, or shared over Redis when `redisUrl` is set and `scaling` is on. */
+/** In-process state, or shared over Redis when one is configured and `scaling` is on. */
 async function createAdapter(
   config: HeraldConfig,
   transport: Transport,
   deps: { stats: Stats; logger: Logger; events: Lifecycle },
 ): Promise<Adapter> {
-  if (!config.redisUrl || !config.scaling) return new LocalAdapter(transport, deps.stats);
+  const redis = redisTarget(config);
+  if (!redis || !config.scaling) return new LocalAdapter(transport, deps.stats);
   return RedisAdapter.start(transport, {
-    url: config.redisUrl,
+    redis,
     prefix: config.redisPrefix,
     nodeTimeout: config.redisNodeTimeout,
     presenceTimeout: config.redisPresenceTimeout,

@@ -7,7 +7,7 @@
 import { APP, LostMessagesError, median, nowUs, round, sleep, withTimeout } from '../common.js';
 import { Histogram } from '../histogram.js';
 import { CpuMeter } from '../proc.js';
-import { RedisMeter, type RedisPhase } from '../redis-stats.js';
+import { RedisMeter, type RedisPhase, type RedisServer } from '../redis-stats.js';
 import { RestClient } from '../rest-client.js';
 import { Pool } from './pool.js';
 import { benchData, type PusherConn } from './ws-client.js';
@@ -19,8 +19,8 @@ export interface Env {
   /** Every node; connection i goes to ports[i % ports.length]. */
   ports: number[];
   serverPids: number[];
-  /** The cluster's redis-server, if the target is one. */
-  redis: { pid: number; port: number } | null;
+  /** The cluster's redis-servers (a Redis Cluster's masters), none for a single node. */
+  redis: RedisServer[];
   log: (msg: string) => void;
 }
 
@@ -34,7 +34,7 @@ class PhaseMeter {
   ) {}
 
   static async begin(env: Env): Promise<PhaseMeter> {
-    const redis = env.redis ? await RedisMeter.begin(env.redis.port, env.redis.pid) : null;
+    const redis = env.redis.length > 0 ? await RedisMeter.begin(env.redis) : null;
     return new PhaseMeter(new CpuMeter(env.serverPids), redis);
   }
 

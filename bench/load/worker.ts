@@ -5,6 +5,7 @@
 import { assertLoopback } from '../common.js';
 import { Pool, type SubSpec } from './pool.js';
 import * as scenarios from './scenarios.js';
+import type { RedisServer } from '../redis-stats.js';
 
 interface Request {
   id: number;
@@ -31,7 +32,7 @@ async function handle(cmd: string, args: Record<string, unknown>): Promise<unkno
       const host = String(args.host);
       assertLoopback(host);
       const ports = (args.ports as number[]).map(Number);
-      const redis = args.redis as { pid: number; port: number } | null;
+      const redis = args.redis as RedisServer[];
       env = { host, port: ports[0]!, ports, serverPids: (args.serverPids as number[]).map(Number), redis, log };
       return { pid: process.pid };
     }

@@ -47,11 +47,11 @@ export class ClusterBus {
   /** Subscribes to every app's bus; ioredis subscribes again after each reconnect. */
   async listen(appIds: readonly string[], handler: BusHandler): Promise<void> {
     for (const appId of appIds) this.appOf.set(this.keys.bus(appId), appId);
-    this.link.sub.on('message', (channel: string, raw: string) => {
+    this.link.onMessage((channel, raw) => {
       const appId = this.appOf.get(channel);
       if (appId !== undefined) decode(raw, this.node(), (message) => handler(appId, message));
     });
-    await this.link.sub.subscribe(...this.appOf.keys());
+    await this.link.subscribe([...this.appOf.keys()]);
   }
 
   publish(appId: string, channel: string, frame: string, except = ''): void {
@@ -87,7 +87,7 @@ export class ClusterBus {
     this.batchTimer = undefined;
     const node = this.node();
     for (const [channel, records] of this.batches) {
-      this.link.cmd.publish(channel, `${node}\n${records.join('')}`).catch(() => this.dropped(records.length));
+      this.link.publish(channel, `${node}\n${records.join('')}`).catch(() => this.dropped(records.length));
     }
     this.batches.clear();
   };

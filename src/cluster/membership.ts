@@ -16,6 +16,8 @@ const newNodeId = () => randomBytes(8).toString('hex');
 export interface MembershipHost {
   /** This node's part of the app's state, as REPLACE takes it (JSON). */
   part(appId: string): string;
+  /** Whether joins of the app are on their way to Redis (not yet in `part`). */
+  joining(appId: string): boolean;
   /** What a departed part left behind: `removed` is `[channel, user, …]`. Told once to the cluster. */
   departed(appId: string, removed: string[], vacated: string[], offline: string[]): void;
   /** Runs right after the rewrite is sent on a reconnect, before anything newer (queued messages). */
@@ -39,6 +41,8 @@ export class NodeMembership {
   private id = newNodeId();
   private heartbeat: NodeJS.Timeout | undefined;
   private reapAfter = 0;
+  /** Apps whose shard of a Redis Cluster was lost or failed a beat: rewritten on their next good beat. */
+  private readonly unsettled = new Set<string>();
 
   constructor(
     private readonly link: RedisLink,
@@ -59,6 +63,7 @@ export class NodeMembership {
   /** First thing on every `ready`: this node's part, rewritten app by app. */
   rewrite(): void {
     this.reapAfter = Date.now() + this.options.nodeTimeout * 1000;
+    this.unsettled.clear();
     const node = this.id;
     const writes = this.appIds.map((appId) => this.replace(appId, node, 'rewrite', this.host.part(appId)));
     this.host.rewriteSent();
@@ -66,6 +71,15 @@ export class NodeMembership {
       (done) => done.includes(false) && this.declaredDead(node),
       (err: unknown) => this.options.logger.warn({ err }, 'redis rewrite failed; retried on the next reconnect'),
     );
+  }
+
+  /**
+   * A Redis Cluster shard went away (failing over to a replica that may lack the last writes, or
+   * back after a restart): every app is rewritten once its shard answers a beat again, and no node
+   * is reaped before the others could beat and rewrite too.
+   */
+  shardLost(): void {
+    for (const appId of this.appIds) this.unsettled.add(appId);
   }
 
   /**
@@ -99,6 +113,7 @@ export class NodeMembership {
         .then(async (reply) => {
           const [status, expired] = reply as [number, string[]];
           if (status === DEAD) return this.declaredDead(node);
+          if (this.unsettled.delete(appId)) this.resettle(appId, node);
           if (Date.now() < this.reapAfter) return;
           for (const dead of expired) {
             if (dead !== this.id && (await this.replace(appId, dead, 'reap'))) {
@@ -107,8 +122,32 @@ export class NodeMembership {
             }
           }
         })
-        .catch((err: unknown) => this.options.logger.debug({ err }, 'heartbeat failed'));
+        .catch((err: unknown) => {
+          // Redis answers but this app's shard did not: it is failing over, rewrite once it is back.
+          if (this.link.isReady) this.unsettled.add(appId);
+          this.options.logger.debug({ err }, 'heartbeat failed');
+        });
     }
+  }
+
+  /**
+   * Rewrites one app's part after its shard came back; as after a reconnect, reaping waits a node
+   * timeout. Unlike after a reconnect, other commands are in flight: a join Redis ran just before
+   * the rewrite but whose answer has not come back yet would be subtracted with the old part and
+   * missing from `part()` (it is attached on the answer), so the rewrite waits for a beat with no
+   * join on its way.
+   */
+  private resettle(appId: string, node: string): void {
+    this.reapAfter = Date.now() + this.options.nodeTimeout * 1000;
+    if (this.host.joining(appId)) {
+      this.unsettled.add(appId);
+      return;
+    }
+    this.options.logger.info({ app: appId }, 'redis shard back: rewriting this node’s part of the app');
+    this.replace(appId, node, 'rewrite', this.host.part(appId)).then(
+      (done) => done || this.declaredDead(node),
+      () => this.unsettled.add(appId),
+    );
   }
 
   /** Runs REPLACE for one app and hands over what it removed. False when nothing was done. */

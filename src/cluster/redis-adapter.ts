@@ -15,10 +15,11 @@ import { ClusterBus, type BusMessage } from './bus.js';
 import { ClusterKeys } from './keys.js';
 import { NodeMembership } from './membership.js';
 import { RedisLink } from './redis-link.js';
+import type { RedisTarget } from './redis-target.js';
 import { DEAD } from './scripts.js';
 
 export interface RedisAdapterOptions {
-  url: string;
+  redis: RedisTarget;
   prefix: string;
   /** Seconds of missed heartbeats before a node is declared dead. */
   nodeTimeout: number;
@@ -53,6 +54,8 @@ export class RedisAdapter implements Adapter {
   private readonly membership: NodeMembership;
   /** Connections of a previous node id (declared dead): closing, and kept out of shared state. */
   private orphans = new WeakSet<Connection>();
+  /** Joins sent to Redis and not answered yet, per app: a rewrite now would miss them (see `NodeMembership.resettle`). */
+  private readonly joining = new Map<string, number>();
   /** Refused by the app's cluster-wide quota: never counted in Redis. */
   private readonly refused = new WeakSet<Connection>();
   private constructor(
@@ -62,10 +65,17 @@ export class RedisAdapter implements Adapter {
     this.local = new LocalAdapter(publisher, options.stats);
     this.keys = new ClusterKeys(options.prefix);
     for (const app of options.apps) this.apps.set(app.id, app);
-    this.link = new RedisLink(options.url, options.stats, options.logger, () => this.membership.rewrite());
+    this.link = new RedisLink(
+      options.redis,
+      options.stats,
+      options.logger,
+      () => this.membership.rewrite(),
+      () => this.membership.shardLost(),
+    );
     this.bus = new ClusterBus(this.link, this.keys, options.queueSize, options.stats, options.logger, () => this.nodeId);
     this.membership = new NodeMembership(this.link, this.keys, [...this.apps.keys()], options, {
       part: (appId) => this.part(appId),
+      joining: (appId) => (this.joining.get(appId) ?? 0) > 0,
       departed: (appId, removed, vacated, offline) => this.departed(appId, removed, vacated, offline),
       // Messages queued during an outage go out right behind the rewrite, ahead of anything new.
       rewriteSent: () => this.bus.flush(),
@@ -173,6 +183,7 @@ export class RedisAdapter implements Adapter {
     const cache = channelKind(channel).cache;
     const node = this.nodeId;
     let reply: [number, number, string[] | null, string | null];
+    this.joining.set(app.id, (this.joining.get(app.id) ?? 0) + 1);
     try {
       reply = (await this.link.cmd.join(
         ...this.channelKeys(app.id, channel, node),
@@ -187,6 +198,9 @@ export class RedisAdapter implements Adapter {
       // Redis went away mid-call: the rewrite on reconnect settles whether it counted.
       if (member || !conn.open) return member ? UNAVAILABLE : CLOSED;
       return unannounced(this.local.subscribe(conn, channel));
+    } finally {
+      // The join is attached below in this same turn: never seen half done.
+      this.joining.set(app.id, this.joining.get(app.id)! - 1);
     }
     const [count, added, roster, cached] = reply;
     if (count === DEAD) {

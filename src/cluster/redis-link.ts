@@ -1,6 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Stats } from '../metrics/stats.js';
+import { connect, type ClientOptions, type RedisTarget } from './redis-target.js';
 import { CHANNELS, COUNT, HEARTBEAT, JOIN, LEAVE, REPLACE, SIGN } from './scripts.js';
 
 /** Reconnect attempts back off to this, so cross-node delivery resumes within about a second of Redis. */
@@ -31,8 +32,12 @@ const SCRIPTS: Record<keyof Scripts, [keys: number, lua: string]> = {
 };
 
 /**
- * The two Redis connections of a node: `cmd` for scripts, queries and PUBLISH (one connection,
- * so a node's changes reach Redis in the order it made them) and `sub` for the bus.
+ * The two Redis connections of a node: `cmd` for scripts, queries and publishes (one connection,
+ * or one per shard of a Redis Cluster: every key and the bus channel of one app share a hash tag,
+ * so a node's changes to one app reach Redis in the order it made them) and `sub` for the bus.
+ *
+ * On a Redis Cluster the bus is sharded pub/sub (SSUBSCRIBE/SPUBLISH): an app's messages travel
+ * only through the shard that owns its slot, and `sub` holds one connection per master.
  *
  * Nothing waits in ioredis while Redis is away: the offline queue is off and a command in flight
  * when the connection drops fails at once (no retry), so callers see the outage and fall back; the
@@ -40,38 +45,65 @@ const SCRIPTS: Record<keyof Scripts, [keys: number, lua: string]> = {
  */
 export class RedisLink {
   readonly cmd: Redis & Scripts;
-  readonly sub: Redis;
+  private readonly sub: Redis | Cluster;
+  private readonly sharded: boolean;
   private connectedOnce = false;
   private outageLogged = false;
   private stopping = false;
   private readonly readyWaiters = new Set<() => void>();
 
   constructor(
-    url: string,
+    target: RedisTarget,
     private readonly stats: Stats,
     private readonly logger: Logger,
     /** Runs first thing on every `ready`, before any other command can be sent. */
     private readonly onReady: () => void,
+    /** A Redis Cluster shard's connection was lost (it may be failing over): its apps need a rewrite once it answers. */
+    onShardLost: () => void = () => {},
   ) {
-    const options: RedisOptions = {
+    const options: ClientOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RETRY_MS),
       enableAutoPipelining: true,
     };
-    this.cmd = new Redis(url, options) as Redis & Scripts;
+    this.sharded = target.kind === 'cluster';
+    // A Cluster client has the same commands (routed by key slot); only its pub/sub differs (see `publish`).
+    this.cmd = connect(target, options) as Redis & Scripts;
     for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) this.cmd.defineCommand(name, { numberOfKeys, lua });
     // The subscriber only sends SUBSCRIBE (again after each reconnect): its queue holds at most those.
-    this.sub = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false });
+    this.sub = connect(target, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false, sharded: true });
 
     this.cmd.on('ready', () => this.ready());
     this.cmd.on('close', () => this.lost());
+    this.cmd.on('-node', () => {
+      if (!this.stopping) onShardLost();
+    });
     this.cmd.on('error', (err: Error) => {
       if (!this.outageLogged) logger.warn({ err: err.message }, 'redis error');
       this.outageLogged = true;
     });
     this.sub.on('error', () => {});
+  }
+
+  /** Hands every bus message to `handler` (`smessage` on a cluster). */
+  onMessage(handler: (channel: string, message: string) => void): void {
+    this.sub.on(this.sharded ? 'smessage' : 'message', handler);
+  }
+
+  /** SUBSCRIBE, or SSUBSCRIBE one channel at a time on a cluster (each call must stay in one slot); renewed after reconnects. */
+  async subscribe(channels: readonly string[]): Promise<void> {
+    if (!this.sharded) {
+      await this.sub.subscribe(...channels);
+      return;
+    }
+    await Promise.all(channels.map((channel) => this.sub.ssubscribe(channel)));
+  }
+
+  /** PUBLISH, or SPUBLISH on a cluster (to the shard owning the channel's slot). */
+  publish(channel: string, message: string): Promise<unknown> {
+    return this.sharded ? this.cmd.spublish(channel, message) : this.cmd.publish(channel, message);
   }
 
   get isReady(): boolean {

@@ -15,7 +15,7 @@ export interface LoadOptions {
   envFile?: string;
   /** Environment to read `HERALD_*` from; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  flags?: { host?: string; port?: number; debug?: boolean; redis?: string; workers?: string };
+  flags?: { host?: string; port?: number; debug?: boolean; redis?: string; redisCluster?: string; workers?: string };
 }
 
 export interface LoadResult {
@@ -566,6 +566,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
   if (flags.port !== undefined) setServer('port', flags.port, 'flag:--port');
   if (flags.debug) setServer('logLevel', 'debug', 'flag:--debug');
   if (flags.redis !== undefined) setServer('redisUrl', flags.redis, 'flag:--redis');
+  if (flags.redisCluster !== undefined) setServer('redisCluster', flags.redisCluster, 'flag:--redis-cluster');
   if (flags.workers !== undefined) setServer('workers', coerceString(serverShape.workers!, flags.workers), 'flag:--workers');
 
   // 5. Development app when no app is configured (app options from env/.env alone still apply to it).

@@ -17,6 +17,8 @@ const opt = <T extends z.ZodType>(schema: T, meta: OptionMeta): T => schema.meta
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().min(0);
+/** `host:port` or `redis[s]://[user:pass@]host:port`, comma separated. */
+const SEED_LIST = /^\s*(rediss?:\/\/[^,\s]+|[^,:\s]+:\d+)(\s*,\s*(rediss?:\/\/[^,\s]+|[^,:\s]+:\d+))*\s*$/;
 
 export const clientEventModes = ['none', 'members', 'all'] as const;
 /** uWebSockets.js builds by version (src/transport/engine.ts), or the newest that loads. */
@@ -280,13 +282,44 @@ export const serverSchema = z.object({
     doc: 'Redis server, `redis://[user:pass@]host:port[/db]` (`rediss://` for TLS), for scale-out and Redis ingest (`--redis`).',
     secret: true,
   }),
+  redisCluster: opt(z.string().refine((v) => SEED_LIST.test(v), 'must be host:port seeds separated by commas (each may be a redis:// or rediss:// URL)').optional(), {
+    env: 'HERALD_REDIS_CLUSTER',
+    doc: 'Redis Cluster seed nodes, `host:port,host:port,…` (or `rediss://[user:pass@]host:port,…` for TLS), instead of `redisUrl` (`--redis-cluster`). Cross-node events use sharded pub/sub.',
+    secret: true,
+  }),
+  redisSentinels: opt(z.string().refine((v) => SEED_LIST.test(v), 'must be host:port sentinels separated by commas').optional(), {
+    env: 'HERALD_REDIS_SENTINELS',
+    doc: 'Redis Sentinels, `host:port,host:port,…`, instead of `redisUrl`: Herald asks them for the primary of `redisSentinelName` and follows failovers.',
+  }),
+  redisSentinelName: opt(z.string().min(1).default('mymaster'), {
+    env: 'HERALD_REDIS_SENTINEL_NAME',
+    doc: 'Name of the primary the sentinels monitor (`sentinel monitor <name> …`).',
+  }),
+  redisSentinelPassword: opt(z.string().optional(), {
+    env: 'HERALD_REDIS_SENTINEL_PASSWORD',
+    doc: "The sentinels' own password (`requirepass` in sentinel.conf), if any.",
+    secret: true,
+  }),
+  redisUsername: opt(z.string().optional(), {
+    env: 'HERALD_REDIS_USERNAME',
+    doc: 'ACL user of the Redis Cluster nodes or of the Sentinel-managed primary (with `redisUrl` put it in the URL).',
+  }),
+  redisPassword: opt(z.string().optional(), {
+    env: 'HERALD_REDIS_PASSWORD',
+    doc: 'Password of the Redis Cluster nodes or of the Sentinel-managed primary (with `redisUrl` put it in the URL).',
+    secret: true,
+  }),
+  redisTls: opt(z.boolean().default(false), {
+    env: 'HERALD_REDIS_TLS',
+    doc: 'TLS to the Redis Cluster nodes or the Sentinel-managed primary and its sentinels (`rediss://` seeds turn it on too).',
+  }),
   redisPrefix: opt(z.string().default('herald:'), {
     env: 'HERALD_REDIS_PREFIX',
     doc: 'Prefix of every Redis key and pub/sub channel Herald uses, so several clusters can share one Redis.',
   }),
   scaling: opt(z.boolean().default(true), {
     env: 'HERALD_SCALING',
-    doc: 'With `redisUrl` set, share fan-out, presence and counts with every node on that Redis; false keeps this node alone (Redis then serves ingest only).',
+    doc: 'With Redis configured (`redisUrl`, `redisCluster` or `redisSentinels`), share fan-out, presence and counts with every node on it; false keeps this node alone (Redis then serves ingest only).',
   }),
   redisNodeTimeout: opt(z.number().positive().default(30), {
     env: 'HERALD_REDIS_NODE_TIMEOUT',
@@ -372,11 +405,15 @@ export const serverSchema = z.object({
       else ctx.addIssue({ code: 'custom', path: ['apps', i, field], message: `duplicate app ${field} ${JSON.stringify(app[field])} (also apps[${first}].${field})` });
     });
   }
-  if (cfg.workers !== 1 && cfg.workers !== 'auto' && cfg.redisUrl === undefined) {
+  const redis = [cfg.redisUrl, cfg.redisCluster, cfg.redisSentinels].filter((v) => v !== undefined).length;
+  if (redis > 1) {
+    ctx.addIssue({ code: 'custom', path: ['redisCluster'], message: 'set one of redisUrl, redisCluster and redisSentinels' });
+  }
+  if (cfg.workers !== 1 && cfg.workers !== 'auto' && redis === 0) {
     ctx.addIssue({ code: 'custom', path: ['workers'], message: 'above 1 needs redisUrl (--redis): workers without Redis could not see each other' });
   }
   const ingests = cfg.redisIngest !== 'off' || cfg.apps.some((app) => app.redisIngest.length > 0);
-  if (ingests && cfg.redisUrl === undefined) {
+  if (ingests && redis === 0) {
     ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'required for Redis ingest (redisIngest is set)' });
   }
   if (cfg.tlsCert !== undefined && cfg.tlsKey === undefined) {

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { connect, type RedisTarget } from '../cluster/redis-target.js';
 import type { Logger } from 'pino';
 import type { Adapter } from '../adapter/adapter.js';
 import { publishEvent } from '../channels/publish.js';
@@ -51,10 +52,11 @@ export function ingestRoutes(config: HeraldConfig): IngestRoute[] {
  * message itself, so each delivers to its own connections only (`localOnly`): every subscriber
  * gets the event once. The subscriber connection has no offline queue (nothing piles up during an
  * outage: messages published meanwhile are lost, as Redis pub/sub loses them for any subscriber)
- * and subscribes again on every reconnect.
+ * and subscribes again on every reconnect. On a Redis Cluster it is plain pub/sub too (PSUBSCRIBE
+ * on one node: a plain PUBLISH on any node reaches every node's subscribers).
  */
 export class RedisIngest {
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly byGlob = new Map<string, IngestRoute[]>();
   private readonly badInput: RateLimitedWarning;
   private readonly connection: RateLimitedWarning;
@@ -63,20 +65,21 @@ export class RedisIngest {
   readonly ready = new Promise<void>((resolve) => (this.subscribedOnce = resolve));
 
   constructor(
-    url: string,
+    target: RedisTarget,
     routes: readonly IngestRoute[],
     private readonly deps: Omit<IngestDeps, 'config'>,
   ) {
     this.badInput = new RateLimitedWarning(deps.logger);
     this.connection = new RateLimitedWarning(deps.logger);
     for (const route of routes) this.byGlob.set(route.glob, [...(this.byGlob.get(route.glob) ?? []), route]);
-    this.redis = new Redis(url, {
+    this.redis = connect(target, {
       lazyConnect: true,
       enableOfflineQueue: false,
       // Subscribed again by hand on each 'ready', so a failed first attempt is retried the same way.
       autoResubscribe: false,
       maxRetriesPerRequest: null,
       retryStrategy: retryDelay,
+      enableAutoPipelining: false,
       connectionName: 'herald-ingest',
     });
     this.redis.on('ready', () => void this.subscribe());

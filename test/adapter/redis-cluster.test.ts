@@ -47,7 +47,7 @@ async function cluster(count: number, options: { nodeTimeout?: number; presenceT
       const events: LifecycleEvent[] = [];
       lifecycle.on((e) => events.push(e));
       const adapter = await RedisAdapter.start(topics, {
-        url: redis.url,
+        redis: { kind: 'server', url: redis.url },
         prefix,
         nodeTimeout: options.nodeTimeout ?? 30,
         presenceTimeout: options.presenceTimeout ?? 2,

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEV_APP_SOURCE, loadConfig, maskSecrets, type LoadOptions } from '../../src/config/load.js';
 import { parseDotenv } from '../../src/config/dotenv.js';
 import { serverSchema } from '../../src/config/schema.js';
+import { redisTarget } from '../../src/cluster/redis-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -226,6 +227,40 @@ describe('Laravel .env', () => {
     expect(flagged.config.redisUrl).toBe('redis://127.0.0.1:2/0');
     expect(flagged.sources.redisUrl).toBe('flag:--redis');
     expect(errorsOf({ env: {}, flags: { redis: 'localhost:6379' } }).join('\n')).toMatch(/redisUrl.*redis:\/\//);
+  });
+
+  it('Redis Cluster seeds from HERALD_REDIS_CLUSTER, --redis-cluster or the file; credentials and TLS from rediss:// seeds or options', () => {
+    const seeds = '10.0.0.1:7000, 10.0.0.2:7001,redis-3:7002';
+    const { config } = loadConfig({ env: { HERALD_REDIS_CLUSTER: seeds, HERALD_WORKERS: '2' } });
+    expect(redisTarget(config)).toEqual({
+      kind: 'cluster',
+      seeds: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }, { host: 'redis-3', port: 7002 }],
+      node: {},
+    });
+    const flagged = loadConfig({ env: {}, flags: { redisCluster: 'rediss://herald:p%40ss@a:7000,b:7001' } });
+    expect(flagged.sources.redisCluster).toBe('flag:--redis-cluster');
+    expect(redisTarget(flagged.config)).toEqual({
+      kind: 'cluster',
+      seeds: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }],
+      node: { username: 'herald', password: 'p@ss', tls: {} },
+    });
+    const configFile = json({ redisCluster: 'a:7000', redisPassword: 'pw', redisTls: true });
+    expect(redisTarget(loadConfig({ configFile, env: {} }).config)).toEqual({ kind: 'cluster', seeds: [{ host: 'a', port: 7000 }], node: { password: 'pw', tls: {} } });
+    expect(errorsOf({ env: { HERALD_REDIS_CLUSTER: 'a,b' } }).join('\n')).toMatch(/redisCluster: must be host:port seeds/);
+  });
+
+  it('Redis Sentinel from HERALD_REDIS_SENTINELS and HERALD_REDIS_SENTINEL_NAME; one Redis choice at a time', () => {
+    const env = { HERALD_REDIS_SENTINELS: 's1:26379,s2:26379', HERALD_REDIS_SENTINEL_NAME: 'primary', HERALD_REDIS_SENTINEL_PASSWORD: 'spw', HERALD_REDIS_PASSWORD: 'pw' };
+    expect(redisTarget(loadConfig({ env }).config)).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      name: 'primary',
+      node: { password: 'pw' },
+      sentinelPassword: 'spw',
+    });
+    expect(loadConfig({ env: { HERALD_REDIS_SENTINELS: 's1:26379' } }).config.redisSentinelName).toBe('mymaster');
+    expect(redisTarget(loadConfig({ env: {} }).config)).toBeUndefined();
+    expect(errorsOf({ env: { HERALD_REDIS_SENTINELS: 's1:26379', HERALD_REDIS_URL: 'redis://a:1/0' } }).join('\n')).toMatch(/set one of redisUrl, redisCluster and redisSentinels/);
   });
 
   it('parses quoting, escapes, comments, export and ${VAR} interpolation like phpdotenv', () => {

@@ -120,10 +120,56 @@ export async function closeClients(node: ClusterNode, apps: (AppCredentials | un
 }
 
 /** Everything a cluster test file started, in reverse order. */
-export async function tearDown(parts: { cluster?: Cluster; auth?: LaravelAuth; redis?: TestRedis }): Promise<void> {
+export async function tearDown(parts: { cluster?: Cluster<{ url: string }>; auth?: LaravelAuth; redis?: Pick<TestRedis, 'close'> }): Promise<void> {
   disconnectAll();
   closeRaw();
   await parts.cluster?.close();
   await parts.auth?.close();
   await parts.redis?.close();
+}
+
+/** Raw sockets on `nodes` (one each, in that order), subscribed to the public `channel`. */
+export async function subscribersOn(nodes: ClusterNode[], channel: string): Promise<RawClient[]> {
+  return Promise.all(
+    nodes.map(async (node) => {
+      const { client } = await rawOn(node);
+      client.subscribe(channel);
+      await client.next('pusher_internal:subscription_succeeded');
+      return client;
+    }),
+  );
+}
+
+/** The `i` of each `tick` event a raw client received on `channel`, in arrival order. */
+export const ticks = (client: RawClient, channel: string): number[] =>
+  client.frames.filter((f) => f.event === 'tick' && f.channel === channel).map((f) => (JSON.parse(f.data as string) as { i: number }).i);
+
+/**
+ * `tick {i}` triggered through `node`'s REST API every 20 ms, i = 0, 1, …, until `stop()`; a failed
+ * trigger still counts (the number is skipped). For Redis failovers under traffic.
+ */
+export function tickTraffic(node: ClusterNode, channel: string): { sent(): number; stop(): Promise<void> } {
+  const sdk = node.sdk();
+  let sent = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await sdk.trigger(channel, 'tick', { i: sent }).catch(() => undefined);
+      sent++;
+      await sleep(20);
+    }
+  })();
+  return {
+    sent: () => sent,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Every tick a client got arrived once and in order (some may be missing). */
+export function expectInOrderOnce(got: number[]): void {
+  expect(got).toEqual([...got].sort((x, y) => x - y));
+  expect(new Set(got).size).toBe(got.length);
 }

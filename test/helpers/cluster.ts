@@ -71,8 +71,9 @@ export interface RestAnswer {
   body: unknown;
 }
 
-export interface Cluster {
-  readonly redis: TestRedis;
+/** `R`: what joins the nodes, a `TestRedis` (or a Redis Cluster: its seeds as `url`, with `args` passing them). */
+export interface Cluster<R extends { url: string } = TestRedis> {
+  readonly redis: R;
   readonly nodes: ClusterNode[];
   /** Starts one more node (a new boot, fresh node id) on `port`, or on any free port. */
   addNode(port?: number): Promise<ClusterNode>;
@@ -82,7 +83,7 @@ export interface Cluster {
 
 export const CLUSTER_APP: AppCredentials = { appId: TEST_APP.id, key: TEST_APP.key, secret: TEST_APP.secret };
 
-export async function startCluster(redis: TestRedis, options: ClusterOptions = {}): Promise<Cluster> {
+export async function startCluster<R extends { url: string } = TestRedis>(redis: R, options: ClusterOptions = {}): Promise<Cluster<R>> {
   const apps = options.apps === undefined ? [TEST_APP] : options.apps;
   const first = apps?.[0];
   const credentials = options.credentials ?? (first ? { appId: first.id, key: first.key, secret: first.secret } : CLUSTER_APP);

@@ -22,6 +22,8 @@ export interface RedisServerOptions {
   /** `requirepass`; none by default. */
   password?: string;
   tls?: RedisTls;
+  /** More `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']` or `['--replicaof', host, port]`. */
+  args?: string[];
 }
 
 export interface TestRedis {
@@ -48,7 +50,7 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export async function startRedis({ password, tls }: RedisServerOptions = {}): Promise<TestRedis> {
+export async function startRedis({ password, tls, args = [] }: RedisServerOptions = {}): Promise<TestRedis> {
   const port = await portOutsideEphemeralRange();
   const dir = mkdtempSync(join(tmpdir(), 'herald-redis-'));
   const host = tls ? 'localhost' : '127.0.0.1';
@@ -64,7 +66,7 @@ export async function startRedis({ password, tls }: RedisServerOptions = {}): Pr
   const launch = async (): Promise<void> => {
     const proc = spawn(
       'redis-server',
-      [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb', '--loglevel', 'warning'],
+      [...listen, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb', '--loglevel', 'warning', ...args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
@@ -169,7 +171,7 @@ export function parseInfo(text: string): Map<string, string> {
  * A free port below the kernel's ephemeral range: Redis comes back on the same port after a stop,
  * and a port inside the range may meanwhile have become some outgoing connection's source port.
  */
-async function portOutsideEphemeralRange(): Promise<number> {
+export async function portOutsideEphemeralRange(): Promise<number> {
   let low = 32_768; // Linux's default
   try {
     low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);

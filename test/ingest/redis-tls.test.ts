@@ -2,28 +2,26 @@
  * Redis ingest over TLS with a password (`rediss://`), the way managed Redis services are reached:
  * a real TLS-only redis-server with its own CA, trusted by Herald through NODE_EXTRA_CA_CERTS.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { disconnectAll, listen, pusherClient, subscribed } from '../helpers/clients.js';
 import { startCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { startRedis, type RedisTls, type TestRedis } from '../helpers/redis.js';
+import { redisCertificates } from '../helpers/redis-certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-redis-tls-'));
-const file = (name: string) => join(dir, name);
 let redis: TestRedis;
 let herald: ChildProcess | undefined;
 
+let tls: RedisTls;
+
 beforeAll(async () => {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=herald-test-ca', '-days', '1', '-keyout', file('ca.key'), '-out', file('ca.pem'));
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('redis.key'), '-out', file('redis.csr'));
-  writeFileSync(file('ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1');
-  openssl('x509', '-req', '-in', file('redis.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file('ext'), '-out', file('redis.pem'));
-  redis = await startRedis({ password: 'tls pw', tls: { certFile: file('redis.pem'), keyFile: file('redis.key'), caFile: file('ca.pem') } });
+  tls = redisCertificates(dir);
+  redis = await startRedis({ password: 'tls pw', tls });
 });
 afterAll(async () => {
   disconnectAll();
@@ -36,7 +34,7 @@ it('subscribes over rediss:// and relays what is published there', async () => {
   expect(redis.url.startsWith('rediss://')).toBe(true);
   const port = await freePort();
   herald = await startCli(['--host', '127.0.0.1', '--port', String(port)], 'Redis ingest subscribed', {
-    NODE_EXTRA_CA_CERTS: file('ca.pem'),
+    NODE_EXTRA_CA_CERTS: tls.caFile,
     HERALD_APP_ID: 'app-id',
     HERALD_APP_KEY: 'app-key',
     HERALD_APP_SECRET: 'app-secret',

@@ -1,0 +1,79 @@
+/**
+ * A primary, a replica and one Sentinel of the test's own on free ports, with a short
+ * `down-after-milliseconds` and quorum 1, so that killing the primary promotes the replica within
+ * a couple of seconds.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { parseInfo, portOutsideEphemeralRange, startRedis, type TestRedis } from './redis.js';
+
+export const SENTINEL_NAME = 'herald-primary';
+
+export interface TestSentinel {
+  /** `127.0.0.1:port` of the sentinel, as `HERALD_REDIS_SENTINELS` takes it. */
+  readonly sentinels: string;
+  readonly primary: TestRedis;
+  readonly replica: TestRedis;
+  /** The port of the primary the sentinel names now. */
+  primaryPort(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startSentinel({ downAfterMs = 300 }: { downAfterMs?: number } = {}): Promise<TestSentinel> {
+  const primary = await startRedis();
+  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  const port = await portOutsideEphemeralRange();
+  const dir = mkdtempSync(join(tmpdir(), 'herald-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primary.port} 1`,
+      `sentinel down-after-milliseconds ${SENTINEL_NAME} ${downAfterMs}`,
+      `sentinel failover-timeout ${SENTINEL_NAME} 2000`,
+      '',
+    ].join('\n'),
+  );
+  const proc = spawn('redis-server', [conf, '--sentinel', '--loglevel', 'warning'], { stdio: 'ignore' });
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  client.on('error', () => undefined);
+
+  const sentinel: TestSentinel = {
+    sentinels: `127.0.0.1:${port}`,
+    primary,
+    replica,
+    async primaryPort() {
+      const [, p] = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_NAME)) as [string, string];
+      return Number(p);
+    },
+    async close() {
+      client.disconnect();
+      proc.kill('SIGKILL');
+      await exited;
+      process.off('exit', reap);
+      await Promise.all([primary.close(), replica.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  // Ready once the replica is in sync and the sentinel knows it (a failover needs a replica to promote).
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const synced = parseInfo(String(await replica.command('INFO', 'replication'))).get('master_link_status') === 'up';
+    const known = synced && ((await client.call('SENTINEL', 'REPLICAS', SENTINEL_NAME).catch(() => [])) as unknown[]).length > 0;
+    if (known) return sentinel;
+    if (Date.now() > deadline) {
+      await sentinel.close();
+      throw new Error('sentinel: replica not in sync or not known to the sentinel within 20 s');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
