@@ -125,11 +125,12 @@ function prepare(o: Options): void {
   log('compiling bench/ (tsc -p bench/tsconfig.json)');
   sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BENCH_DIR, 'tsconfig.json')], ROOT);
   if (!existsSync(join(BUILD_DIR, 'load', 'worker.js'))) throw new Error('bench build produced no load/worker.js');
-  if (o.targets.includes('herald-3')) {
+  const withRedis = o.targets.filter((t) => t === 'herald-3' || t === 'herald-w2');
+  if (withRedis.length > 0) {
     const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-    if (redis.status !== 0) throw new Error('target herald-3 needs redis-server (apt-get install redis-server)');
+    if (redis.status !== 0) throw new Error(`target ${withRedis.join(', ')} needs redis-server (apt-get install redis-server)`);
   }
-  if (o.targets.includes('herald') || o.targets.includes('herald-3')) {
+  if (o.targets.includes('herald') || withRedis.length > 0) {
     if (o.build) {
       log('building Herald (npm run build)');
       sh('npm', ['run', 'build', '--silent'], ROOT);

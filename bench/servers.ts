@@ -6,7 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APP, TARGET_HOST, sleep } from './common.js';
@@ -20,7 +20,7 @@ export const SOKETI_BIN = join(SOKETI_DIR, 'node_modules', '@soketi', 'soketi', 
 export const HERALD_CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const LOG_DIR = join(BENCH_DIR, 'results', 'logs');
 
-export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3'] as const;
+export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3', 'herald-w2'] as const;
 /** `herald-root`: the Debian 13 + Node 24 root `.ci/node24` builds, with Herald installed in /herald. */
 export const DEFAULT_ROOT: Root = { dir: '/var/cache/herald/trixie-root', node: '/opt/node/bin/node' };
 
@@ -34,6 +34,8 @@ export type TargetName = (typeof TARGETS)[number];
 export const DEFAULT_TARGETS: TargetName[] = ['herald', 'soketi', 'bare'];
 /** `herald-3`: three Herald processes joined by one redis-server, all on the server core. */
 export const CLUSTER_NODES = 3;
+/** `herald-w2`: `herald start --workers 2`, one port, both cores. */
+export const WORKERS = 2;
 
 export interface Pinning {
   /** Core for the server (`taskset -c`), or null for no pinning. */
@@ -51,8 +53,8 @@ export function hasTaskset(): boolean {
   }
 }
 
-/** Prefix `cmd args` with `taskset -c core` when pinning. */
-export function pinned(core: number | null, cmd: string, args: string[]): [string, string[]] {
+/** Prefix `cmd args` with `taskset -c core` (a core or a list such as `0,1`) when pinning. */
+export function pinned(core: number | string | null, cmd: string, args: string[]): [string, string[]] {
   return core === null ? [cmd, args] : ['taskset', ['-c', String(core), cmd, ...args]];
 }
 
@@ -133,7 +135,7 @@ function heraldConfig(dir: string, extra: Record<string, unknown>): string {
   return config;
 }
 
-async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
+async function specFor(target: Exclude<TargetName, 'herald-3' | 'herald-w2'>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -203,7 +205,7 @@ async function specFor(target: Exclude<TargetName, 'herald-3'>, port: number, ro
 const TAIL = 64 * 1024;
 
 export interface StartOptions {
-  core: number | null;
+  core: number | string | null;
   logName: string;
   nodeFlags?: string[];
   root?: Root;
@@ -212,18 +214,73 @@ export interface StartOptions {
 }
 
 export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
-  return target === 'herald-3' ? startCluster(opts) : startOne(target, opts);
+  if (target === 'herald-3') return startCluster(opts);
+  if (target === 'herald-w2') return startWorkers(opts);
+  return startOne(target, opts);
+}
+
+/** A redis-server for the bench: no persistence, loopback only. */
+export async function startRedis(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
+  const port = await freePort();
+  return startProcess(
+    target,
+    port,
+    { cmd: 'redis-server', args: ['--port', String(port), '--bind', TARGET_HOST, '--save', '', '--appendonly', 'no'] },
+    { ...opts, logName: `${opts.logName}-redis`, nodeFlags: [] },
+  );
+}
+
+/**
+ * `herald start --workers 2` and its redis-server, unpinned: the point is one node using both
+ * cores, so the server shares core 1 with the load generator (compare CPU per message, not
+ * throughput). CPU is summed over the supervisor and both workers.
+ */
+async function startWorkers(opts: StartOptions): Promise<ServerHandle> {
+  // Children inherit the harness's own pinning (the load core), so "both cores" must be said.
+  const core = opts.core === null ? null : `0-${cpus().length - 1}`;
+  const redis = await startRedis('herald-w2', { ...opts, core });
+  const metricsPort = await freePort();
+  let node: ServerHandle;
+  try {
+    node = await startOne('herald', { ...opts, core, heraldConfig: { ...opts.heraldConfig, metricsEnabled: true, metricsPort } }, `redis://${TARGET_HOST}:${redis.port}/0`, [
+      '--workers',
+      String(WORKERS),
+    ]);
+  } catch (e) {
+    await redis.stop();
+    throw e;
+  }
+  const stop = async (): Promise<void> => {
+    await node.stop();
+    await redis.stop();
+  };
+  // The port answers once the first worker listens; the supervisor's merged scrape names every ready worker.
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const text = await fetch(`http://${TARGET_HOST}:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+    if (Array.from({ length: WORKERS }, (_, i) => `worker="${i}"`).every((w) => text.includes(w))) break;
+    if (performance.now() > deadline || !node.alive()) {
+      await stop();
+      throw new Error(`herald --workers ${WORKERS}: not every worker ready within 30 s:\n${node.output()}`);
+    }
+    await sleep(100);
+  }
+  const workers = execFileSync('pgrep', ['-P', String(node.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  return {
+    ...node,
+    target: 'herald-w2',
+    pids: [node.pid, ...workers],
+    redis: { pid: redis.pid, port: redis.port },
+    output: () => `${node.output()}\n--- redis\n${redis.output()}`,
+    alive: () => redis.alive() && node.alive(),
+    stop,
+  };
 }
 
 /** redis-server, then the nodes one by one; a failure stops what was started. */
 async function startCluster(opts: StartOptions): Promise<ServerHandle> {
-  const redisPort = await freePort();
-  const redis = await startProcess(
-    'herald-3',
-    redisPort,
-    { cmd: 'redis-server', args: ['--port', String(redisPort), '--bind', TARGET_HOST, '--save', '', '--appendonly', 'no'] },
-    { ...opts, logName: `${opts.logName}-redis`, nodeFlags: [] },
-  );
+  const redis = await startRedis('herald-3', opts);
+  const redisPort = redis.port;
   const nodes: ServerHandle[] = [];
   try {
     for (let i = 0; i < CLUSTER_NODES; i++) {
@@ -252,9 +309,10 @@ async function startCluster(opts: StartOptions): Promise<ServerHandle> {
   };
 }
 
-async function startOne(target: Exclude<TargetName, 'herald-3'>, opts: StartOptions, redisUrl?: string): Promise<ServerHandle> {
+async function startOne(target: Exclude<TargetName, 'herald-3' | 'herald-w2'>, opts: StartOptions, redisUrl?: string, extraArgs: string[] = []): Promise<ServerHandle> {
   const port = await freePort();
-  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...(redisUrl ? { redisUrl } : {}) }), opts);
+  const spec = await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...(redisUrl ? { redisUrl } : {}) });
+  return startProcess(target, port, { ...spec, args: [...spec.args, ...extraArgs] }, opts);
 }
 
 async function startProcess(target: TargetName, port: number, spec: Spec, opts: StartOptions): Promise<ServerHandle> {
