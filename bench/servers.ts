@@ -211,6 +211,8 @@ export interface StartOptions {
   root?: Root;
   /** Options written into Herald's bench config on top of the defaults (e.g. metrics for the soak). */
   heraldConfig?: Record<string, unknown>;
+  /** Open-files limit (soft and hard) for the process, through `prlimit` (raising it needs root). */
+  nofile?: number;
 }
 
 export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
@@ -309,6 +311,10 @@ async function startCluster(opts: StartOptions): Promise<ServerHandle> {
   };
 }
 
+/** One Herald node joined to the redis-server at `redisUrl`. */
+export const startHeraldNode = (opts: StartOptions, redisUrl: string, extraArgs: string[] = []): Promise<ServerHandle> =>
+  startOne('herald', opts, redisUrl, extraArgs);
+
 async function startOne(target: Exclude<TargetName, 'herald-3' | 'herald-w2'>, opts: StartOptions, redisUrl?: string, extraArgs: string[] = []): Promise<ServerHandle> {
   const port = await freePort();
   const spec = await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...(redisUrl ? { redisUrl } : {}) });
@@ -317,7 +323,9 @@ async function startOne(target: Exclude<TargetName, 'herald-3' | 'herald-w2'>, o
 
 async function startProcess(target: TargetName, port: number, spec: Spec, opts: StartOptions): Promise<ServerHandle> {
   const at = spec.nodeArgsAt ?? 0;
-  const [cmd, args] = pinned(opts.core, spec.cmd, [...spec.args.slice(0, at), ...(opts.nodeFlags ?? []), ...spec.args.slice(at)]);
+  const [pinnedCmd, pinnedArgs] = pinned(opts.core, spec.cmd, [...spec.args.slice(0, at), ...(opts.nodeFlags ?? []), ...spec.args.slice(at)]);
+  // prlimit and taskset both exec the command, so the pid is the server's.
+  const [cmd, args] = opts.nofile === undefined ? [pinnedCmd, pinnedArgs] : ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, pinnedCmd, ...pinnedArgs]];
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = createWriteStream(join(LOG_DIR, `${opts.logName}.log`));
   // Only what the server needs: no NODE_OPTIONS or loader inherited from the tsx-run harness.

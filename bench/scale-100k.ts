@@ -1,0 +1,255 @@
+/**
+ * 100k connections on one box: Herald nodes joined by one redis-server, load spread over several
+ * processes (each is capped at 20,000 open files here), every connection on one public channel,
+ * then REST broadcasts that must reach all of them.
+ *
+ *   npx tsx bench/scale-100k.ts [--connections 100000] [--nodes 5] [--generators 7]
+ *     [--broadcasts 5] [--no-build] [--results bench/results/scale-100k.md]
+ *
+ * Figures: connect+subscribe rate, server CPU and Redis commands/CPU per join; RSS per connection
+ * over the Herald processes (after minus before the connections, summed); Redis `used_memory` per
+ * connection; per broadcast: time from the first delivery to the last (anywhere), p50/p99 of
+ * trigger→receive latency (wall clock, which every process on the box shares), server CPU per
+ * delivered message and Redis CPU per event (INFO cpu deltas and /proc). Nothing is pinned: the
+ * nodes, Redis and the generators share every core, as they would on a small VM.
+ *
+ * Root is needed only to give each node more than the box's 20,000 open files (`prlimit`).
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import { TARGET_HOST, epochUs, round, sleep } from './common.js';
+import { Histogram, type HistogramSnapshot } from './histogram.js';
+import type { BroadcastResult } from './load/broadcast.js';
+import { benchData } from './load/ws-client.js';
+import { LoadWorker } from './load-worker-handle.js';
+import { CpuMeter, rssKb } from './proc.js';
+import { RedisMeter, redisCounters } from './redis-stats.js';
+import { RestClient } from './rest-client.js';
+import { BENCH_DIR, ROOT, startHeraldNode, startRedis, type ServerHandle } from './servers.js';
+
+interface Options {
+  connections: number;
+  nodes: number;
+  generators: number;
+  broadcasts: number;
+  build: boolean;
+  results: string;
+}
+
+/** Per process; the rest of the 20,000 stays free for the process's own files and Redis links. */
+const MAX_PER_GENERATOR = 19_000;
+const CHANNEL = 'broadcast';
+const PAYLOAD = 100;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { connections: 100_000, nodes: 5, generators: 7, broadcasts: 5, build: true, results: join(BENCH_DIR, 'results', 'scale-100k.md') };
+  for (let i = 0; i < argv.length; i++) {
+    const val = () => argv[++i] ?? '';
+    switch (argv[i]) {
+      case '--connections':
+        o.connections = Number(val());
+        break;
+      case '--nodes':
+        o.nodes = Number(val());
+        break;
+      case '--generators':
+        o.generators = Number(val());
+        break;
+      case '--broadcasts':
+        o.broadcasts = Number(val());
+        break;
+      case '--no-build':
+        o.build = false;
+        break;
+      case '--results':
+        o.results = val();
+        break;
+      default:
+        throw new Error(`unknown option ${argv[i]} (see the header of bench/scale-100k.ts)`);
+    }
+  }
+  if (Math.ceil(o.connections / o.generators) > MAX_PER_GENERATOR) throw new Error(`--generators: at most ${MAX_PER_GENERATOR} connections per load process`);
+  return o;
+}
+
+const log = (msg: string): void => {
+  process.stderr.write(`[scale] ${msg}\n`);
+};
+
+function sh(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
+}
+
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const sumRssKb = (pids: number[]): number => pids.reduce((s, p) => s + rssKb(p), 0);
+
+interface Round {
+  seq: number;
+  spreadMs: number;
+  firstMs: number;
+  lastMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerMsg: number;
+  redisCpuMsInfo: number;
+  redisCpuMsProc: number;
+  redisBytes: number;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const command = `npx tsx bench/scale-100k.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const startLoad = load();
+  log(`load average ${startLoad}`);
+  sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BENCH_DIR, 'tsconfig.json')]);
+  if (o.build) sh('npm', ['run', 'build', '--silent']);
+
+  const perNode = Math.ceil(o.connections / o.nodes);
+  const opts = { core: null, logName: `scale-${new Date().toISOString().replace(/[:.]/g, '-')}`, nodeFlags: [] };
+  const redis = await startRedis('herald-3', opts);
+  const nodes: ServerHandle[] = [];
+  const generators: LoadWorker[] = [];
+  try {
+    for (let i = 0; i < o.nodes; i++) {
+      nodes.push(await startHeraldNode({ ...opts, logName: `${opts.logName}-node${i}`, nofile: perNode + 1000 }, `redis://${TARGET_HOST}:${redis.port}/0`));
+    }
+    const pids = nodes.map((n) => n.pid);
+    const cluster = { ports: nodes.map((n) => n.port), pids, redis: { pid: redis.pid, port: redis.port } };
+    for (let k = 0; k < o.generators; k++) generators.push(new LoadWorker(null));
+    await Promise.all(generators.map((g) => g.init(cluster)));
+    await sleep(1000);
+    const rss0 = sumRssKb(pids);
+    const redis0 = await redisCounters(redis.port);
+
+    // Connect + subscribe, every generator at once.
+    log(`connecting ${o.connections} over ${o.generators} load processes to ${o.nodes} nodes`);
+    const share = Math.ceil(o.connections / o.generators);
+    const joinCpu = new CpuMeter(pids);
+    const joinRedis = await RedisMeter.begin(redis.port, redis.pid);
+    await Promise.all(
+      generators.map((g, k) => {
+        const from = k * share;
+        const count = Math.max(0, Math.min(share, o.connections - from));
+        return g.call('connectBroadcast', { from, count, channel: CHANNEL, addressOffset: k, concurrency: 100 }, 600_000);
+      }),
+    );
+    const joined = joinCpu.read();
+    const joinedRedis = await joinRedis.read();
+    log(`connected in ${Math.round(joined.wallMs)} ms; load average ${load()}`);
+    await sleep(5000);
+    const rss1 = sumRssKb(pids);
+    const redis1 = await redisCounters(redis.port);
+
+    // Broadcasts: one REST trigger on node 0, every connection must get it exactly once.
+    const rest = new RestClient({ host: TARGET_HOST, port: nodes[0]!.port, connections: 1, timeoutMs: 30_000 });
+    const rounds: Round[] = [];
+    for (let seq = 1; seq <= o.broadcasts; seq++) {
+      await Promise.all(generators.map((g) => g.call('armBroadcast', { seq }, 10_000)));
+      const cpu = new CpuMeter(pids);
+      const meter = await RedisMeter.begin(redis.port, redis.pid);
+      const sentUs = epochUs();
+      await rest.trigger(CHANNEL, 'bench', benchData(sentUs, seq, PAYLOAD));
+      const results = await Promise.all(generators.map((g) => g.call<BroadcastResult>('collectBroadcast', { timeoutMs: 120_000 }, 130_000)));
+      const server = cpu.read();
+      const r = await meter.read();
+      const received = results.reduce((s, x) => s + x.received, 0);
+      const unexpected = results.reduce((s, x) => s + x.unexpected, 0);
+      if (received !== o.connections || unexpected > 0) throw new Error(`MESSAGE LOSS: broadcast ${seq} reached ${received} of ${o.connections} (${unexpected} unexpected)`);
+      const latency = merged(results.map((x) => x.latency));
+      const first = Math.min(...results.map((x) => x.firstUs));
+      const last = Math.max(...results.map((x) => x.lastUs));
+      const one: Round = {
+        seq,
+        spreadMs: round((last - first) / 1000, 1),
+        firstMs: round((first - sentUs) / 1000, 1),
+        lastMs: round((last - sentUs) / 1000, 1),
+        p50Ms: latency.summaryMs().p50,
+        p99Ms: latency.summaryMs().p99,
+        cpuUsPerMsg: round((server.cpuMs * 1000) / o.connections, 2),
+        redisCpuMsInfo: round(r.infoCpuMs, 2),
+        redisCpuMsProc: round(r.cpuMs, 2),
+        redisBytes: r.bytesIn + r.bytesOut,
+      };
+      rounds.push(one);
+      log(`broadcast ${seq}: ${JSON.stringify(one)}`);
+      await sleep(2000);
+    }
+    rest.close();
+
+    const figures = {
+      connections: o.connections,
+      nodes: o.nodes,
+      generators: o.generators,
+      connect_ms: Math.round(joined.wallMs),
+      connects_per_s: Math.round((o.connections / joined.wallMs) * 1000),
+      server_cpu_us_per_join: round((joined.cpuMs * 1000) / o.connections, 1),
+      redis_cmds_per_join: round(joinedRedis.commands / o.connections, 2),
+      redis_cpu_us_per_join: round((joinedRedis.infoCpuMs * 1000) / o.connections, 2),
+      redis_bytes_per_join: Math.round((joinedRedis.bytesIn + joinedRedis.bytesOut) / o.connections),
+      rss_mb_before: round(rss0 / 1024, 1),
+      rss_mb_after: round(rss1 / 1024, 1),
+      rss_kb_per_conn: round((rss1 - rss0) / o.connections, 2),
+      redis_used_memory_mb: round(redis1.usedMemory / 2 ** 20, 1),
+      redis_bytes_per_conn: Math.round((redis1.usedMemory - redis0.usedMemory) / o.connections),
+    };
+    console.log(JSON.stringify({ ...figures, rounds }));
+    writeFileSync(o.results, report(o, command, figures, rounds, startLoad));
+    log(`wrote ${relative(ROOT, o.results)}`);
+  } finally {
+    await Promise.all(generators.map((g) => g.stop()));
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis.stop();
+  }
+}
+
+function merged(parts: HistogramSnapshot[]): Histogram {
+  const h = new Histogram();
+  for (const p of parts) h.merge(p);
+  return h;
+}
+
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function report(o: Options, command: string, f: Record<string, number>, rounds: Round[], startLoad: string): string {
+  const row = (r: Round) =>
+    `| ${r.seq} | ${r.firstMs} | ${r.lastMs} | ${r.spreadMs} | ${r.p50Ms} | ${r.p99Ms} | ${r.cpuUsPerMsg} | ${r.redisCpuMsInfo} | ${r.redisCpuMsProc} | ${r.redisBytes} |`;
+  return [
+    `# ${o.connections} connections, ${o.nodes} Herald nodes, one Redis`,
+    '',
+    `- Date: ${new Date().toISOString()}`,
+    `- Command: \`${command}\``,
+    `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${round(totalmem() / 2 ** 30, 1)} GiB; Node ${process.version}; nothing pinned`,
+    `- Load average at the start: ${startLoad}; at the end: ${load()} (other engineers' test suites share the box: latencies are upper bounds)`,
+    `- ${o.generators} load processes (raw WebSocket clients, 8 loopback source addresses), every connection on \`${CHANNEL}\`; connection i on node i mod ${o.nodes}; broadcasts are REST triggers (${PAYLOAD}-byte data) on node 0`,
+    '',
+    '| figure | value |',
+    '|---|---:|',
+    `| connect+subscribe of all ${o.connections} | ${f.connect_ms} ms (${f.connects_per_s}/s) |`,
+    `| server CPU per connect+subscribe (all nodes) | ${f.server_cpu_us_per_join} µs |`,
+    `| Redis commands per connect+subscribe | ${f.redis_cmds_per_join} |`,
+    `| Redis CPU per connect+subscribe (INFO cpu) | ${f.redis_cpu_us_per_join} µs |`,
+    `| Redis bytes per connect+subscribe | ${f.redis_bytes_per_join} |`,
+    `| Herald RSS, all nodes, before → after | ${f.rss_mb_before} → ${f.rss_mb_after} MB |`,
+    `| RSS per connection (nodes summed) | ${f.rss_kb_per_conn} KB |`,
+    `| Redis used_memory after / per connection | ${f.redis_used_memory_mb} MB / ${f.redis_bytes_per_conn} B |`,
+    `| broadcast first → last delivery (median of ${rounds.length}) | ${med(rounds.map((r) => r.spreadMs))} ms |`,
+    `| broadcast p50 / p99 latency (median of ${rounds.length}) | ${med(rounds.map((r) => r.p50Ms))} / ${med(rounds.map((r) => r.p99Ms))} ms |`,
+    `| server CPU per delivered message (median) | ${med(rounds.map((r) => r.cpuUsPerMsg))} µs |`,
+    `| Redis CPU per broadcast (INFO cpu, median) | ${med(rounds.map((r) => r.redisCpuMsInfo))} ms |`,
+    '',
+    'Per broadcast (ms from the trigger unless said; Redis CPU in ms, from INFO and from /proc; Redis bytes in+out, one INFO exchange included):',
+    '',
+    '| # | first | last | first → last | p50 | p99 | server CPU/msg (µs) | Redis CPU (INFO) | Redis CPU (/proc) | Redis bytes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rounds.map(row),
+    '',
+  ].join('\n');
+}
+
+main().catch((e: Error) => {
+  log(`fatal: ${e.stack ?? e.message}`);
+  process.exit(1);
+});
