@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
 import { TARGET_HOST, epochUs, round, sleep } from './common.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import type { BroadcastResult } from './load/broadcast.js';
@@ -43,33 +44,26 @@ const MAX_PER_GENERATOR = 19_000;
 const CHANNEL = 'broadcast';
 const PAYLOAD = 100;
 
-function parseArgs(argv: string[]): Options {
-  const o: Options = { connections: 100_000, nodes: 5, generators: 7, broadcasts: 5, build: true, results: join(BENCH_DIR, 'results', 'scale-100k.md') };
-  for (let i = 0; i < argv.length; i++) {
-    const val = () => argv[++i] ?? '';
-    switch (argv[i]) {
-      case '--connections':
-        o.connections = Number(val());
-        break;
-      case '--nodes':
-        o.nodes = Number(val());
-        break;
-      case '--generators':
-        o.generators = Number(val());
-        break;
-      case '--broadcasts':
-        o.broadcasts = Number(val());
-        break;
-      case '--no-build':
-        o.build = false;
-        break;
-      case '--results':
-        o.results = val();
-        break;
-      default:
-        throw new Error(`unknown option ${argv[i]} (see the header of bench/scale-100k.ts)`);
-    }
-  }
+function options(argv: string[]): Options {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      connections: { type: 'string', default: '100000' },
+      nodes: { type: 'string', default: '5' },
+      generators: { type: 'string', default: '7' },
+      broadcasts: { type: 'string', default: '5' },
+      'no-build': { type: 'boolean', default: false },
+      results: { type: 'string', default: join(BENCH_DIR, 'results', 'scale-100k.md') },
+    },
+  });
+  const o: Options = {
+    connections: Number(v.connections),
+    nodes: Number(v.nodes),
+    generators: Number(v.generators),
+    broadcasts: Number(v.broadcasts),
+    build: !v['no-build'],
+    results: v.results,
+  };
   if (Math.ceil(o.connections / o.generators) > MAX_PER_GENERATOR) throw new Error(`--generators: at most ${MAX_PER_GENERATOR} connections per load process`);
   return o;
 }
@@ -100,7 +94,7 @@ interface Round {
 }
 
 async function main(): Promise<void> {
-  const o = parseArgs(process.argv.slice(2));
+  const o = options(process.argv.slice(2));
   const command = `npx tsx bench/scale-100k.ts ${process.argv.slice(2).join(' ')}`.trim();
   const startLoad = load();
   log(`load average ${startLoad}`);
