@@ -145,15 +145,9 @@ function prepare(o: Options): void {
 }
 
 function gitHead(): string {
+  // `git` rather than reading .git/HEAD: in a worktree .git is a file.
   try {
-    const head = readFileSync(join(ROOT, '.git', 'HEAD'), 'utf8').trim();
-    if (!head.startsWith('ref: ')) return head;
-    const ref = head.slice(5);
-    const loose = join(ROOT, '.git', ref);
-    if (existsSync(loose)) return readFileSync(loose, 'utf8').trim();
-    const packed = readFileSync(join(ROOT, '.git', 'packed-refs'), 'utf8');
-    const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
-    return line ? line.split(' ')[0]! : 'unknown';
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {
     return 'unknown';
   }
