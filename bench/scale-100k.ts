@@ -3,7 +3,7 @@
  * processes (each is capped at 20,000 open files here), every connection on one public channel,
  * then REST broadcasts that must reach all of them.
  *
- *   npx tsx bench/scale-100k.ts [--connections 100000] [--nodes 5] [--generators 7]
+ *   npx tsx bench/scale-100k.ts [--connections 99500] [--nodes 5] [--generators 7]
  *     [--broadcasts 5] [--no-build] [--results bench/results/scale-100k.md]
  *
  * Figures: connect+subscribe rate, server CPU and Redis commands/CPU per join; RSS per connection
@@ -13,9 +13,11 @@
  * delivered message and Redis CPU per event (INFO cpu deltas and /proc). Nothing is pinned: the
  * nodes, Redis and the generators share every core, as they would on a small VM.
  *
- * Root is needed only to give each node more than the box's 20,000 open files (`prlimit`).
+ * Each node gets `prlimit --nofile` of its share plus its own files, which must fit under the hard
+ * limit (`ulimit -Hn`): here 20,000 per process, so 5 nodes hold 99,500 (the default); on a box
+ * with a higher limit, `--connections 100000` or more.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
@@ -39,7 +41,9 @@ interface Options {
   results: string;
 }
 
-/** Per process; the rest of the 20,000 stays free for the process's own files and Redis links. */
+/** A node's own files (stdio, epoll, Redis links, listening socket) beside its connections. */
+const NODE_FILES = 100;
+/** Per load process, under the box's cap of 20,000 open files. */
 const MAX_PER_GENERATOR = 19_000;
 const CHANNEL = 'broadcast';
 const PAYLOAD = 100;
@@ -48,7 +52,7 @@ function options(argv: string[]): Options {
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      connections: { type: 'string', default: '100000' },
+      connections: { type: 'string', default: '99500' },
       nodes: { type: 'string', default: '5' },
       generators: { type: 'string', default: '7' },
       broadcasts: { type: 'string', default: '5' },
@@ -64,6 +68,10 @@ function options(argv: string[]): Options {
     build: !v['no-build'],
     results: v.results,
   };
+  const nofile = Number(execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim());
+  if (Math.ceil(o.connections / o.nodes) + NODE_FILES > nofile) {
+    throw new Error(`--connections: at most ${nofile - NODE_FILES} per node under this box's open-files limit (${nofile}); add --nodes or raise ulimit -Hn`);
+  }
   if (Math.ceil(o.connections / o.generators) > MAX_PER_GENERATOR) throw new Error(`--generators: at most ${MAX_PER_GENERATOR} connections per load process`);
   return o;
 }
@@ -108,7 +116,7 @@ async function main(): Promise<void> {
   const generators: LoadWorker[] = [];
   try {
     for (let i = 0; i < o.nodes; i++) {
-      nodes.push(await startHeraldNode({ ...opts, logName: `${opts.logName}-node${i}`, nofile: perNode + 1000 }, `redis://${TARGET_HOST}:${redis.port}/0`));
+      nodes.push(await startHeraldNode({ ...opts, logName: `${opts.logName}-node${i}`, nofile: perNode + NODE_FILES }, `redis://${TARGET_HOST}:${redis.port}/0`));
     }
     const pids = nodes.map((n) => n.pid);
     const cluster = { ports: nodes.map((n) => n.port), pids, redis: { pid: redis.pid, port: redis.port } };
