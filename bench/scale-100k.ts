@@ -22,7 +22,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TARGET_HOST, epochUs, round, sleep } from './common.js';
+import { MANY_SOURCE_ADDRESSES, TARGET_HOST, epochUs, round, sleep } from './common.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import type { BroadcastResult } from './load/broadcast.js';
 import { benchData } from './load/ws-client.js';
@@ -97,7 +97,8 @@ interface Round {
   p99Ms: number;
   cpuUsPerMsg: number;
   redisCpuMsInfo: number;
-  redisCpuMsProc: number;
+  /** Less Redis's idle CPU over the same time. */
+  redisCpuMsNet: number;
   redisBytes: number;
 }
 
@@ -126,24 +127,38 @@ async function main(): Promise<void> {
     const rss0 = sumRssKb(pids);
     const redis0 = await redisCounters(redis.port);
 
-    // Connect + subscribe, every generator at once.
+    // Connect + subscribe in two halves, every generator at once: the second half's RSS growth is
+    // the marginal cost of a connection, without the first connections' one-time heap growth.
     log(`connecting ${o.connections} over ${o.generators} load processes to ${o.nodes} nodes`);
     const share = Math.ceil(o.connections / o.generators);
-    const joinCpu = new CpuMeter(pids);
-    const joinRedis = await RedisMeter.begin(redis.port, redis.pid);
-    await Promise.all(
-      generators.map((g, k) => {
-        const from = k * share;
-        const count = Math.max(0, Math.min(share, o.connections - from));
-        return g.call('connectBroadcast', { from, count, channel: CHANNEL, addressOffset: k, concurrency: 100 }, 600_000);
-      }),
-    );
-    const joined = joinCpu.read();
-    const joinedRedis = await joinRedis.read();
-    log(`connected in ${Math.round(joined.wallMs)} ms; load average ${load()}`);
-    await sleep(5000);
-    const rss1 = sumRssKb(pids);
+    const half = Math.ceil(share / 2);
+    const connectHalf = async (second: boolean) => {
+      const cpu = new CpuMeter(pids);
+      const redisMeter = await RedisMeter.begin(redis.port, redis.pid);
+      const counts = await Promise.all(
+        generators.map(async (g, k) => {
+          const end = Math.min((k + 1) * share, o.connections);
+          const from = k * share + (second ? half : 0);
+          const count = Math.max(0, second ? end - from : Math.min(half, end - from));
+          if (count > 0) await g.call('connectBroadcast', { from, count, channel: CHANNEL, addressOffset: k, concurrency: 100 }, 600_000);
+          return count;
+        }),
+      );
+      const n = counts.reduce((a, b) => a + b, 0);
+      const r = { n, ...cpu.read(), redis: await redisMeter.read() };
+      log(`${second ? 'second' : 'first'} half: ${n} connected in ${Math.round(r.wallMs)} ms; load average ${load()}`);
+      await sleep(5000);
+      return { ...r, rssKb: sumRssKb(pids) };
+    };
+    const first = await connectHalf(false);
+    const second = await connectHalf(true);
     const redis1 = await redisCounters(redis.port);
+
+    // Redis's own background work (timers, node heartbeats), to subtract from each broadcast's CPU.
+    const idleMeter = await RedisMeter.begin(redis.port, redis.pid);
+    const idleT0 = performance.now();
+    await sleep(5000);
+    const idleCpuMsPerS = ((await idleMeter.read()).infoCpuMs * 1000) / (performance.now() - idleT0);
 
     // Broadcasts: one REST trigger on node 0, every connection must get it exactly once.
     const rest = new RestClient({ host: TARGET_HOST, port: nodes[0]!.port, connections: 1, timeoutMs: 30_000 });
@@ -157,6 +172,7 @@ async function main(): Promise<void> {
       const results = await Promise.all(generators.map((g) => g.call<BroadcastResult>('collectBroadcast', { timeoutMs: 120_000 }, 130_000)));
       const server = cpu.read();
       const r = await meter.read();
+      const redisIdleMs = (idleCpuMsPerS * server.wallMs) / 1000;
       const received = results.reduce((s, x) => s + x.received, 0);
       const unexpected = results.reduce((s, x) => s + x.unexpected, 0);
       if (received !== o.connections || unexpected > 0) throw new Error(`MESSAGE LOSS: broadcast ${seq} reached ${received} of ${o.connections} (${unexpected} unexpected)`);
@@ -172,7 +188,7 @@ async function main(): Promise<void> {
         p99Ms: latency.summaryMs().p99,
         cpuUsPerMsg: round((server.cpuMs * 1000) / o.connections, 2),
         redisCpuMsInfo: round(r.infoCpuMs, 2),
-        redisCpuMsProc: round(r.cpuMs, 2),
+        redisCpuMsNet: round(r.infoCpuMs - redisIdleMs, 2),
         redisBytes: r.bytesIn + r.bytesOut,
       };
       rounds.push(one);
@@ -181,21 +197,25 @@ async function main(): Promise<void> {
     }
     rest.close();
 
+    const both = first.n + second.n;
+    const joinRedis = (m: keyof typeof first.redis & ('commands' | 'infoCpuMs')) => (first.redis[m] + second.redis[m]) / both;
     const figures = {
       connections: o.connections,
       nodes: o.nodes,
       generators: o.generators,
-      connect_ms: Math.round(joined.wallMs),
-      connects_per_s: Math.round((o.connections / joined.wallMs) * 1000),
-      server_cpu_us_per_join: round((joined.cpuMs * 1000) / o.connections, 1),
-      redis_cmds_per_join: round(joinedRedis.commands / o.connections, 2),
-      redis_cpu_us_per_join: round((joinedRedis.infoCpuMs * 1000) / o.connections, 2),
-      redis_bytes_per_join: Math.round((joinedRedis.bytesIn + joinedRedis.bytesOut) / o.connections),
+      connect_ms: Math.round(first.wallMs + second.wallMs),
+      connects_per_s: Math.round((both / (first.wallMs + second.wallMs)) * 1000),
+      server_cpu_us_per_join: round(((first.cpuMs + second.cpuMs) * 1000) / both, 1),
+      redis_cmds_per_join: round(joinRedis('commands'), 2),
+      redis_cpu_us_per_join: round(joinRedis('infoCpuMs') * 1000, 2),
+      redis_bytes_per_join: Math.round((first.redis.bytesIn + first.redis.bytesOut + second.redis.bytesIn + second.redis.bytesOut) / both),
       rss_mb_before: round(rss0 / 1024, 1),
-      rss_mb_after: round(rss1 / 1024, 1),
-      rss_kb_per_conn: round((rss1 - rss0) / o.connections, 2),
+      rss_mb_after: round(second.rssKb / 1024, 1),
+      rss_kb_per_conn: round((second.rssKb - rss0) / both, 2),
+      rss_kb_per_conn_second_half: round((second.rssKb - first.rssKb) / second.n, 2),
       redis_used_memory_mb: round(redis1.usedMemory / 2 ** 20, 1),
-      redis_bytes_per_conn: Math.round((redis1.usedMemory - redis0.usedMemory) / o.connections),
+      redis_bytes_per_conn: Math.round((redis1.usedMemory - redis0.usedMemory) / both),
+      redis_idle_cpu_ms_per_s: round(idleCpuMsPerS, 2),
     };
     console.log(JSON.stringify({ ...figures, rounds }));
     writeFileSync(o.results, report(o, command, figures, rounds, startLoad));
@@ -217,7 +237,7 @@ const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(x
 
 function report(o: Options, command: string, f: Record<string, number>, rounds: Round[], startLoad: string): string {
   const row = (r: Round) =>
-    `| ${r.seq} | ${r.firstMs} | ${r.lastMs} | ${r.spreadMs} | ${r.p50Ms} | ${r.p99Ms} | ${r.cpuUsPerMsg} | ${r.redisCpuMsInfo} | ${r.redisCpuMsProc} | ${r.redisBytes} |`;
+    `| ${r.seq} | ${r.firstMs} | ${r.lastMs} | ${r.spreadMs} | ${r.p50Ms} | ${r.p99Ms} | ${r.cpuUsPerMsg} | ${r.redisCpuMsInfo} | ${r.redisCpuMsNet} | ${r.redisBytes} |`;
   return [
     `# ${o.connections} connections, ${o.nodes} Herald nodes, one Redis`,
     '',
@@ -225,7 +245,7 @@ function report(o: Options, command: string, f: Record<string, number>, rounds: 
     `- Command: \`${command}\``,
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${round(totalmem() / 2 ** 30, 1)} GiB; Node ${process.version}; nothing pinned`,
     `- Load average at the start: ${startLoad}; at the end: ${load()} (other engineers' test suites share the box: latencies are upper bounds)`,
-    `- ${o.generators} load processes (raw WebSocket clients, 8 loopback source addresses), every connection on \`${CHANNEL}\`; connection i on node i mod ${o.nodes}; broadcasts are REST triggers (${PAYLOAD}-byte data) on node 0`,
+    `- ${o.generators} load processes (raw WebSocket clients, ${MANY_SOURCE_ADDRESSES.length} loopback source addresses), every connection on \`${CHANNEL}\`; connection i on node i mod ${o.nodes}; broadcasts are REST triggers (${PAYLOAD}-byte data) on node 0`,
     '',
     '| figure | value |',
     '|---|---:|',
@@ -235,16 +255,16 @@ function report(o: Options, command: string, f: Record<string, number>, rounds: 
     `| Redis CPU per connect+subscribe (INFO cpu) | ${f.redis_cpu_us_per_join} µs |`,
     `| Redis bytes per connect+subscribe | ${f.redis_bytes_per_join} |`,
     `| Herald RSS, all nodes, before → after | ${f.rss_mb_before} → ${f.rss_mb_after} MB |`,
-    `| RSS per connection (nodes summed) | ${f.rss_kb_per_conn} KB |`,
+    `| RSS per connection (nodes summed): all / second half only | ${f.rss_kb_per_conn} / ${f.rss_kb_per_conn_second_half} KB |`,
     `| Redis used_memory after / per connection | ${f.redis_used_memory_mb} MB / ${f.redis_bytes_per_conn} B |`,
     `| broadcast first → last delivery (median of ${rounds.length}) | ${med(rounds.map((r) => r.spreadMs))} ms |`,
     `| broadcast p50 / p99 latency (median of ${rounds.length}) | ${med(rounds.map((r) => r.p50Ms))} / ${med(rounds.map((r) => r.p99Ms))} ms |`,
     `| server CPU per delivered message (median) | ${med(rounds.map((r) => r.cpuUsPerMsg))} µs |`,
-    `| Redis CPU per broadcast (INFO cpu, median) | ${med(rounds.map((r) => r.redisCpuMsInfo))} ms |`,
+    `| Redis CPU per broadcast (INFO cpu, median), less its idle ${f.redis_idle_cpu_ms_per_s} ms/s | ${med(rounds.map((r) => r.redisCpuMsNet))} ms |`,
     '',
-    'Per broadcast (ms from the trigger unless said; Redis CPU in ms, from INFO and from /proc; Redis bytes in+out, one INFO exchange included):',
+    'Per broadcast (ms from the trigger unless said; Redis CPU in ms from INFO cpu deltas, as measured and less the idle CPU over the same time; Redis bytes in+out, one INFO exchange included):',
     '',
-    '| # | first | last | first → last | p50 | p99 | server CPU/msg (µs) | Redis CPU (INFO) | Redis CPU (/proc) | Redis bytes |',
+    '| # | first | last | first → last | p50 | p99 | server CPU/msg (µs) | Redis CPU | Redis CPU net | Redis bytes |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rounds.map(row),
     '',

@@ -64,8 +64,8 @@ async function handle(cmd: string, args: Record<string, unknown>): Promise<unkno
     case 'connectBroadcast': {
       // bench/scale-100k.ts: every connection on one public channel, over the wider address set.
       if (!env) throw new Error('init first');
-      pool = new Pool(env.host, env.ports, Number(args.addressOffset ?? 0), MANY_SOURCE_ADDRESSES);
-      probe = new BroadcastProbe(pool);
+      pool ??= new Pool(env.host, env.ports, Number(args.addressOffset ?? 0), MANY_SOURCE_ADDRESSES);
+      probe ??= new BroadcastProbe(pool);
       const channel = String(args.channel);
       const r = await pool.connect(Number(args.from), Number(args.count), () => [{ channel, kind: 'public' }], Number(args.concurrency ?? 200));
       pool.assertHealthy('broadcast connect');
