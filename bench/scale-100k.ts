@@ -242,7 +242,7 @@ function report(o: Options, command: string, f: Record<string, number>, rounds: 
     `# ${o.connections} connections, ${o.nodes} Herald nodes, one Redis`,
     '',
     `- Date: ${new Date().toISOString()}`,
-    `- Command: \`${command}\``,
+    `- Command: \`${command}\` at \`${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()}\``,
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${round(totalmem() / 2 ** 30, 1)} GiB; Node ${process.version}; nothing pinned`,
     `- Load average at the start: ${startLoad}; at the end: ${load()} (other engineers' test suites share the box: latencies are upper bounds)`,
     `- ${o.generators} load processes (raw WebSocket clients, ${MANY_SOURCE_ADDRESSES.length} loopback source addresses), every connection on \`${CHANNEL}\`; connection i on node i mod ${o.nodes}; broadcasts are REST triggers (${PAYLOAD}-byte data) on node 0`,
