@@ -122,7 +122,6 @@ export async function supervise(config: HeraldConfig, count: number, args: reado
  * live worker's own loopback metrics server; nothing is kept between requests.
  */
 async function serveMergedMetrics(config: HeraldConfig, workers: () => readonly Worker[], logger: Logger): Promise<Server> {
-  // A worker that does not answer in time is left out of this answer rather than failing it whole.
   const ask = async (path: string, accept: string) => {
     const live = workers().filter((w) => w.ready && w.metricsPort !== undefined && w.child.exitCode === null && w.child.signalCode === null);
     const results = await Promise.allSettled(
@@ -133,24 +132,35 @@ async function serveMergedMetrics(config: HeraldConfig, workers: () => readonly 
       }),
     );
     const parts = [];
+    const failed: number[] = [];
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') parts.push(r.value);
-      else logger.warn({ worker: live[i]!.index, path, err: r.reason }, 'worker metrics scrape failed');
+      else {
+        failed.push(live[i]!.index);
+        logger.warn({ worker: live[i]!.index, path, err: r.reason }, 'worker metrics scrape failed');
+      }
     }
-    return parts;
+    return { parts, failed };
   };
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/stats' || (path === '/metrics' && wantsJson(req.headers.accept))) {
-      void ask('/stats', 'application/json').then((parts) => {
+      // Totals missing a worker would be wrong numbers (a worker fails them while Redis is away): 503 instead.
+      void ask('/stats', 'application/json').then(({ parts, failed }) => {
+        if (failed.length > 0) {
+          res.writeHead(503, { 'Content-Type': 'application/json', Vary: 'Accept' });
+          res.end(JSON.stringify({ error: `stats unavailable from worker ${failed.join(', ')}` }));
+          return;
+        }
         res.writeHead(200, { 'Content-Type': 'application/json', Vary: 'Accept' });
         res.end(JSON.stringify(mergeStatsJson(parts.map((p) => JSON.parse(p.text) as StatsJson))));
       });
       return;
     }
     if (path === '/metrics') {
-      void ask('/metrics', 'text/plain').then((parts) => {
+      // A worker that does not answer in time is left out of this scrape (its samples are labelled) rather than failing it whole.
+      void ask('/metrics', 'text/plain').then(({ parts }) => {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', Vary: 'Accept' });
         res.end(mergeExpositions(parts));
       });

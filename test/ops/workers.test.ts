@@ -76,7 +76,8 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
       });
       exit = exited(supervisor);
       await until(async () => connectionsPerWorker(await scrape(metricsPort).catch(() => '')).size === 2, 45_000, 'both workers');
-    });
+      // The hook's own limit must not cut the wait above short (vitest's default is 30 s; two workers under tsx on a busy box take longer).
+    }, 50_000);
 
     afterAll(async () => {
       supervisor.kill('SIGKILL');
@@ -125,6 +126,19 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
       const body = await stats();
       expect(body).toEqual({ ...totals, apps: { 'app-id': totals } });
       expect(await stats('/metrics', 'application/json')).toEqual(body);
+    });
+
+        it('GET /stats answers 503 rather than partial totals while the workers cannot read Redis', async () => {
+      await redis.stop({ keepData: true });
+      const down = await fetch(`http://127.0.0.1:${metricsPort}/stats`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ error: expect.stringMatching(/^stats unavailable from worker [01](, [01])?$/) });
+      // The Prometheus scrape keeps answering from each worker.
+      expect(connectionsPerWorker(await scrape(metricsPort)).size).toBe(2);
+      await redis.start();
+      await until(async () => (await fetch(`http://127.0.0.1:${metricsPort}/stats`)).status === 200, 10_000, 'stats back with Redis');
+      const back = (await (await fetch(`http://127.0.0.1:${metricsPort}/stats`)).json()) as StatsJson;
+      expect(back.connections).toEqual({ active: 24, total_unique_users: 3 });
     });
 
         it('a worker killed with SIGKILL is restarted', async () => {
