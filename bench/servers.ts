@@ -233,9 +233,9 @@ export async function startRedis(target: TargetName, opts: StartOptions): Promis
 }
 
 /**
- * `herald start --workers 2` and its redis-server, unpinned: the point is one node using both
- * cores, so the server shares core 1 with the load generator (compare CPU per message, not
- * throughput). CPU is summed over the supervisor and both workers.
+ * `herald start --workers 2` and its redis-server, allowed on every core: the point is one node
+ * using the whole box, so the server shares core 1 with the load generator (compare CPU per
+ * message, not throughput). CPU is summed over the supervisor and both workers.
  */
 async function startWorkers(opts: StartOptions): Promise<ServerHandle> {
   // Children inherit the harness's own pinning (the load core), so "both cores" must be said.
