@@ -6,6 +6,13 @@ export const APP = { id: 'bench', key: 'bench-key', secret: 'bench-secret' } as 
 
 /** Source addresses the load generator spreads its connections over (all loopback). */
 export const SOURCE_ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
+/**
+ * More of them for 100k connections. A connect from a chosen address binds first, and the kernel
+ * picks a bound port from half the ephemeral range (~14k ports): with 8 addresses, 12k sockets each
+ * made every bind a long search (the load processes at 100% system time, and the server's 10 s
+ * HTTP timeout closing upgrades they were too slow to send). At 32, each address holds ~3k.
+ */
+export const MANY_SOURCE_ADDRESSES = Array.from({ length: 32 }, (_, i) => `127.0.0.${i + 1}`);
 
 /** The only address a target listens on and the load generator sends to. */
 export const TARGET_HOST = '127.0.0.1';
@@ -20,6 +27,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Monotonic microseconds on this process's clock (performance.now based). */
 export const nowUs = (): number => Math.round(performance.now() * 1000);
+/** Microseconds on the wall clock: comparable across the load processes of one box (nowUs is not). */
+export const epochUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 
 /** `{key}:{hmac}` for private channels (`socket_id:channel`) and presence (`socket_id:channel:channel_data`). */
 export function channelAuth(socketId: string, channel: string, channelData?: string): string {

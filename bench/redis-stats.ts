@@ -16,6 +16,10 @@ export interface RedisCounters {
   bytesOut: number;
   /** Size of this INFO reply, which the next reading's bytesOut includes. */
   replyBytes: number;
+  /** `used_memory` (bytes allocated by Redis). */
+  usedMemory: number;
+  /** `used_cpu_user` + `used_cpu_sys`, Redis's own CPU account, in seconds. */
+  cpuSec: number;
 }
 
 const INFO_REQUEST = '*2\r\n$4\r\nINFO\r\n$3\r\nall\r\n';
@@ -29,8 +33,16 @@ export async function redisCounters(port: number): Promise<RedisCounters> {
     commands += Number(m[2]);
     byCommand.set(m[1]!, Number(m[2]));
   }
-  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { commands, byCommand, bytesIn: field('total_net_input_bytes'), bytesOut: field('total_net_output_bytes'), replyBytes };
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    commands,
+    byCommand,
+    bytesIn: field('total_net_input_bytes'),
+    bytesOut: field('total_net_output_bytes'),
+    replyBytes,
+    usedMemory: field('used_memory'),
+    cpuSec: field('used_cpu_user') + field('used_cpu_sys'),
+  };
 }
 
 function info(port: number): Promise<{ text: string; replyBytes: number }> {
@@ -61,6 +73,10 @@ export interface RedisPhase {
   byCommand: Map<string, number>;
   bytesIn: number;
   bytesOut: number;
+  /** The same CPU as Redis accounts it (INFO cpu deltas), meter's INFO calls included. */
+  infoCpuMs: number;
+  /** Change of `used_memory`, bytes. */
+  usedMemory: number;
 }
 
 /** A redis-server process and its port. */
@@ -74,8 +90,16 @@ async function summedCounters(servers: readonly RedisServer[]): Promise<RedisCou
   const all = await Promise.all(servers.map((s) => redisCounters(s.port)));
   const byCommand = new Map<string, number>();
   for (const c of all) for (const [name, calls] of c.byCommand) byCommand.set(name, (byCommand.get(name) ?? 0) + calls);
-  const sum = (field: 'commands' | 'bytesIn' | 'bytesOut' | 'replyBytes') => all.reduce((n, c) => n + c[field], 0);
-  return { commands: sum('commands'), byCommand, bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), replyBytes: sum('replyBytes') };
+  const sum = (field: 'commands' | 'bytesIn' | 'bytesOut' | 'replyBytes' | 'usedMemory' | 'cpuSec') => all.reduce((n, c) => n + c[field], 0);
+  return {
+    commands: sum('commands'),
+    byCommand,
+    bytesIn: sum('bytesIn'),
+    bytesOut: sum('bytesOut'),
+    replyBytes: sum('replyBytes'),
+    usedMemory: sum('usedMemory'),
+    cpuSec: sum('cpuSec'),
+  };
 }
 
 /** Start of a measured phase on Redis (every server of it); `read()` gives the deltas. */
@@ -107,6 +131,8 @@ export class RedisMeter {
       commands: end.commands - this.start.commands - infos,
       bytesIn: end.bytesIn - this.start.bytesIn - INFO_REQUEST.length * infos,
       bytesOut: end.bytesOut - this.start.bytesOut - this.start.replyBytes,
+      infoCpuMs: (end.cpuSec - this.start.cpuSec) * 1000,
+      usedMemory: end.usedMemory - this.start.usedMemory,
     };
   }
 }

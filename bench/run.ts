@@ -125,11 +125,12 @@ function prepare(o: Options): void {
   log('compiling bench/ (tsc -p bench/tsconfig.json)');
   sh(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(BENCH_DIR, 'tsconfig.json')], ROOT);
   if (!existsSync(join(BUILD_DIR, 'load', 'worker.js'))) throw new Error('bench build produced no load/worker.js');
-  if (o.targets.some(isMultiNode)) {
+  const withRedis = o.targets.filter((t) => isMultiNode(t) || t === 'herald-w2');
+  if (withRedis.length > 0) {
     const redis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-    if (redis.status !== 0) throw new Error('targets herald-3 and herald-3-cluster need redis-server (apt-get install redis-server)');
+    if (redis.status !== 0) throw new Error(`target ${withRedis.join(', ')} needs redis-server (apt-get install redis-server)`);
   }
-  if (o.targets.includes('herald') || o.targets.some(isMultiNode)) {
+  if (o.targets.includes('herald') || withRedis.length > 0) {
     if (o.build) {
       log('building Herald (npm run build)');
       sh('npm', ['run', 'build', '--silent'], ROOT);
@@ -144,15 +145,9 @@ function prepare(o: Options): void {
 }
 
 function gitHead(): string {
+  // `git` rather than reading .git/HEAD: in a worktree .git is a file.
   try {
-    const head = readFileSync(join(ROOT, '.git', 'HEAD'), 'utf8').trim();
-    if (!head.startsWith('ref: ')) return head;
-    const ref = head.slice(5);
-    const loose = join(ROOT, '.git', ref);
-    if (existsSync(loose)) return readFileSync(loose, 'utf8').trim();
-    const packed = readFileSync(join(ROOT, '.git', 'packed-refs'), 'utf8');
-    const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
-    return line ? line.split(' ')[0]! : 'unknown';
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   } catch {
     return 'unknown';
   }

@@ -6,7 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APP, TARGET_HOST, sleep } from './common.js';
@@ -21,7 +21,7 @@ export const SOKETI_BIN = join(SOKETI_DIR, 'node_modules', '@soketi', 'soketi', 
 export const HERALD_CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const LOG_DIR = join(BENCH_DIR, 'results', 'logs');
 
-export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3', 'herald-3-cluster'] as const;
+export const TARGETS = ['herald', 'soketi', 'bare', 'herald-root', 'herald-3', 'herald-3-cluster', 'herald-w2'] as const;
 /** `herald-root`: the Debian 13 + Node 24 root `.ci/node24` builds, with Herald installed in /herald. */
 export const DEFAULT_ROOT: Root = { dir: '/var/cache/herald/trixie-root', node: '/opt/node/bin/node' };
 
@@ -40,6 +40,8 @@ export const REDIS_CLUSTER_MASTERS = 3;
 /** The targets made of several Herald nodes and Redis. */
 export type MultiNodeTarget = 'herald-3' | 'herald-3-cluster';
 export const isMultiNode = (t: TargetName): t is MultiNodeTarget => t === 'herald-3' || t === 'herald-3-cluster';
+/** `herald-w2`: `herald start --workers 2`, one port, both cores. */
+export const WORKERS = 2;
 
 export interface Pinning {
   /** Core for the server (`taskset -c`), or null for no pinning. */
@@ -57,8 +59,8 @@ export function hasTaskset(): boolean {
   }
 }
 
-/** Prefix `cmd args` with `taskset -c core` when pinning. */
-export function pinned(core: number | null, cmd: string, args: string[]): [string, string[]] {
+/** Prefix `cmd args` with `taskset -c core` (a core or a list such as `0,1`) when pinning. */
+export function pinned(core: number | string | null, cmd: string, args: string[]): [string, string[]] {
   return core === null ? [cmd, args] : ['taskset', ['-c', String(core), cmd, ...args]];
 }
 
@@ -139,7 +141,7 @@ function heraldConfig(dir: string, extra: Record<string, unknown>): string {
   return config;
 }
 
-async function specFor(target: Exclude<TargetName, MultiNodeTarget>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
+async function specFor(target: Exclude<TargetName, MultiNodeTarget | 'herald-w2'>, port: number, root: Root, extra: Record<string, unknown> = {}): Promise<Spec> {
   switch (target) {
     case 'herald': {
       if (!existsSync(HERALD_CLI)) throw new Error(`Herald is not built: ${HERALD_CLI} is missing (npm run build)`);
@@ -209,16 +211,67 @@ async function specFor(target: Exclude<TargetName, MultiNodeTarget>, port: numbe
 const TAIL = 64 * 1024;
 
 export interface StartOptions {
-  core: number | null;
+  core: number | string | null;
   logName: string;
   nodeFlags?: string[];
   root?: Root;
   /** Options written into Herald's bench config on top of the defaults (e.g. metrics for the soak). */
   heraldConfig?: Record<string, unknown>;
+  /** Open-files limit (soft and hard) for the process, through `prlimit` (raising it needs root). */
+  nofile?: number;
 }
 
 export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
-  return isMultiNode(target) ? startCluster(target, opts) : startOne(target, opts);
+  if (isMultiNode(target)) return startCluster(target, opts);
+  if (target === 'herald-w2') return startWorkers(opts);
+  return startOne(target, opts);
+}
+
+/**
+ * `herald start --workers 2` and its redis-server, allowed on every core: the point is one node
+ * using the whole box, so the server shares core 1 with the load generator (compare CPU per
+ * message, not throughput). CPU is summed over the supervisor and both workers.
+ */
+async function startWorkers(opts: StartOptions): Promise<ServerHandle> {
+  // Children inherit the harness's own pinning (the load core), so "both cores" must be said.
+  const core = opts.core === null ? null : `0-${cpus().length - 1}`;
+  const redis = await startRedis('herald-w2', { ...opts, core }, 0, false);
+  const metricsPort = await freePort();
+  let node: ServerHandle;
+  try {
+    node = await startOne('herald', { ...opts, core, heraldConfig: { ...opts.heraldConfig, metricsEnabled: true, metricsPort } }, { redisUrl: `redis://${TARGET_HOST}:${redis.port}/0` }, [
+      '--workers',
+      String(WORKERS),
+    ]);
+  } catch (e) {
+    await redis.stop();
+    throw e;
+  }
+  const stop = async (): Promise<void> => {
+    await node.stop();
+    await redis.stop();
+  };
+  // The port answers once the first worker listens; the supervisor's merged scrape names every ready worker.
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const text = await fetch(`http://${TARGET_HOST}:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+    if (Array.from({ length: WORKERS }, (_, i) => `worker="${i}"`).every((w) => text.includes(w))) break;
+    if (performance.now() > deadline || !node.alive()) {
+      await stop();
+      throw new Error(`herald --workers ${WORKERS}: not every worker ready within 30 s:\n${node.output()}`);
+    }
+    await sleep(100);
+  }
+  const workers = execFileSync('pgrep', ['-P', String(node.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  return {
+    ...node,
+    target: 'herald-w2',
+    pids: [node.pid, ...workers],
+    redis: [{ pid: redis.pid, port: redis.port }],
+    output: () => `${node.output()}\n--- redis\n${redis.output()}`,
+    alive: () => redis.alive() && node.alive(),
+    stop,
+  };
 }
 
 /** The redis-server(s), then the nodes one by one; a failure stops what was started. */
@@ -257,7 +310,7 @@ async function startCluster(target: MultiNodeTarget, opts: StartOptions): Promis
 }
 
 /** One redis-server on the server core (`--cluster-enabled` for a Redis Cluster member, its bus on another free port). */
-async function startRedis(target: MultiNodeTarget, opts: StartOptions, index: number, clustered: boolean): Promise<ServerHandle> {
+export async function startRedis(target: MultiNodeTarget | 'herald-w2', opts: StartOptions, index: number, clustered: boolean): Promise<ServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-redis-'));
   const cluster = clustered ? ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf', '--dir', dir] : [];
@@ -283,14 +336,26 @@ async function createRedisCluster(servers: ServerHandle[]): Promise<string> {
   return seeds.join(',');
 }
 
-async function startOne(target: Exclude<TargetName, MultiNodeTarget>, opts: StartOptions, redisConfig: Record<string, string> = {}): Promise<ServerHandle> {
+/** One Herald node joined to the redis-server at `redisUrl` (bench/scale-100k.ts). */
+export const startHeraldNode = (opts: StartOptions, redisUrl: string, extraArgs: string[] = []): Promise<ServerHandle> =>
+  startOne('herald', opts, { redisUrl }, extraArgs);
+
+async function startOne(
+  target: Exclude<TargetName, MultiNodeTarget | 'herald-w2'>,
+  opts: StartOptions,
+  redisConfig: Record<string, string> = {},
+  extraArgs: string[] = [],
+): Promise<ServerHandle> {
   const port = await freePort();
-  return startProcess(target, port, await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...redisConfig }), opts);
+  const spec = await specFor(target, port, opts.root ?? DEFAULT_ROOT, { ...opts.heraldConfig, ...redisConfig });
+  return startProcess(target, port, { ...spec, args: [...spec.args, ...extraArgs] }, opts);
 }
 
 async function startProcess(target: TargetName, port: number, spec: Spec, opts: StartOptions): Promise<ServerHandle> {
   const at = spec.nodeArgsAt ?? 0;
-  const [cmd, args] = pinned(opts.core, spec.cmd, [...spec.args.slice(0, at), ...(opts.nodeFlags ?? []), ...spec.args.slice(at)]);
+  const [pinnedCmd, pinnedArgs] = pinned(opts.core, spec.cmd, [...spec.args.slice(0, at), ...(opts.nodeFlags ?? []), ...spec.args.slice(at)]);
+  // prlimit and taskset both exec the command, so the pid is the server's.
+  const [cmd, args] = opts.nofile === undefined ? [pinnedCmd, pinnedArgs] : ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, pinnedCmd, ...pinnedArgs]];
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = createWriteStream(join(LOG_DIR, `${opts.logName}.log`));
   // Only what the server needs: no NODE_OPTIONS or loader inherited from the tsx-run harness.

@@ -25,6 +25,7 @@ export class Pool implements ClientHandlers {
     readonly ports: readonly number[],
     /** Offset into the source-address rotation, so several workers spread evenly. */
     private readonly addressOffset = 0,
+    private readonly addresses: readonly string[] = SOURCE_ADDRESSES,
   ) {}
 
   onClose(conn: PusherConn, expected: boolean): void {
@@ -40,7 +41,7 @@ export class Pool implements ClientHandlers {
     let next = from;
     const end = from + count;
     const one = async (i: number): Promise<void> => {
-      const addr = SOURCE_ADDRESSES[(i + this.addressOffset) % SOURCE_ADDRESSES.length]!;
+      const addr = this.addresses[(i + this.addressOffset) % this.addresses.length]!;
       const conn = new PusherConn(i, this.host, this.ports[i % this.ports.length]!, addr, this);
       this.conns.push(conn);
       await withTimeout(conn.ready(), 30_000, `connection ${i} established`);

@@ -2,7 +2,8 @@
  * Load-generator process. Started by bench/run.ts (pinned to the load core) with an IPC channel;
  * answers `{id, cmd, args}` messages with `{id, ok, result | error}`.
  */
-import { assertLoopback } from '../common.js';
+import { assertLoopback, MANY_SOURCE_ADDRESSES } from '../common.js';
+import { BroadcastProbe } from './broadcast.js';
 import { Pool, type SubSpec } from './pool.js';
 import * as scenarios from './scenarios.js';
 import type { RedisServer } from '../redis-stats.js';
@@ -15,6 +16,7 @@ interface Request {
 
 let env: scenarios.Env | null = null;
 let pool: Pool | null = null;
+let probe: BroadcastProbe | null = null;
 const log = (msg: string): void => {
   process.stderr.write(`[load ${process.pid}] ${msg}\n`);
 };
@@ -59,6 +61,24 @@ async function handle(cmd: string, args: Record<string, unknown>): Promise<unkno
         else if (!firstBad) firstBad = `connection ${c.index} got ${c.received}`;
       }
       return { ok, total: pool.conns.length, firstBad, unexpectedCloses: pool.unexpectedCloses, firstCloseError: pool.firstCloseError };
+    }
+    case 'connectBroadcast': {
+      // bench/scale-100k.ts: every connection on one public channel, over the wider address set.
+      if (!env) throw new Error('init first');
+      pool ??= new Pool(env.host, env.ports, Number(args.addressOffset ?? 0), MANY_SOURCE_ADDRESSES);
+      probe ??= new BroadcastProbe(pool);
+      const channel = String(args.channel);
+      const r = await pool.connect(Number(args.from), Number(args.count), () => [{ channel, kind: 'public' }], Number(args.concurrency ?? 200));
+      pool.assertHealthy('broadcast connect');
+      return r;
+    }
+    case 'armBroadcast':
+      probe!.arm(Number(args.seq));
+      return {};
+    case 'collectBroadcast': {
+      const r = await probe!.collect(Number(args.timeoutMs));
+      pool!.assertHealthy('broadcast');
+      return r;
     }
     case 'closeAll': {
       pool?.closeAll();

@@ -133,7 +133,8 @@ export class PusherConn {
     this.socket.on('close', () => {
       const was = this.state;
       this.state = 2;
-      const err = new Error(`connection ${index} closed${this.lastError ? `: ${this.lastError}` : ''}`);
+      const phase = was === 0 ? ' during the upgrade' : this.socketId ? '' : ' before connection_established';
+      const err = new Error(`connection ${index} closed${phase}${this.lastError ? `: ${this.lastError}` : ''}`);
       this.established?.reject(err);
       this.established = null;
       if (this.subs) for (const p of this.subs.values()) p.reject(err);

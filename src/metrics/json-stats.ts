@@ -10,6 +10,9 @@ import type { AppMessages, Stats } from './stats.js';
 /** Channels read per index page: bounds one slice of the event loop on a node with many channels. */
 const STATS_PAGE = 4096;
 
+/** Prometheus never asks for JSON; `curl -H 'Accept: application/json' …/metrics` does. */
+export const wantsJson = (accept: string | undefined): boolean => /\bapplication\/json\b/i.test(accept ?? '');
+
 export interface AppStatsJson {
   connections: { active: number; total_unique_users: number };
   channels: { occupied: number; presence: number };

@@ -1,3 +1,5 @@
+import type { AppStatsJson, StatsJson } from './json-stats.js';
+
 /**
  * One Prometheus text exposition from several workers' expositions: every sample gains a
  * `worker` label, and each metric's HELP/TYPE lines appear once, before its first sample, as
@@ -47,3 +49,36 @@ export function mergeExpositions(parts: ReadonlyArray<{ worker: string; text: st
 }
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * One `/stats` body from several workers' bodies. Connections and messages are each worker's own,
+ * so they add up; channels and unique users come from Redis, which every worker reads whole, so
+ * summing would count them once per worker: they are taken from the first worker that answered.
+ */
+export function mergeStatsJson(parts: readonly StatsJson[]): StatsJson {
+  const [first, ...rest] = parts;
+  if (first === undefined) return { ...emptyApp(), apps: {} };
+  const out = structuredClone(first);
+  for (const part of rest) {
+    addOwn(out, part);
+    for (const [appId, app] of Object.entries(part.apps)) {
+      const mine = out.apps[appId];
+      if (mine) addOwn(mine, app);
+      else out.apps[appId] = structuredClone(app);
+    }
+  }
+  return out;
+}
+
+function addOwn(into: AppStatsJson, from: AppStatsJson): void {
+  into.connections.active += from.connections.active;
+  into.messages.received += from.messages.received;
+  into.messages.sent += from.messages.sent;
+  into.messages.client_events += from.messages.client_events;
+}
+
+const emptyApp = (): AppStatsJson => ({
+  connections: { active: 0, total_unique_users: 0 },
+  channels: { occupied: 0, presence: 0 },
+  messages: { received: 0, sent: 0, client_events: 0 },
+});

@@ -9,7 +9,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ChannelType } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
 import { DROP_REASONS } from '../ingest/routes.js';
-import { statsJson } from './json-stats.js';
+import { statsJson, wantsJson } from './json-stats.js';
 import type { Stats } from './stats.js';
 
 export const METRICS_PREFIX = 'herald_';
@@ -216,9 +216,6 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   return { port, registry, close };
 }
 
-/** Prometheus never asks for JSON; `curl -H 'Accept: application/json' …/metrics` does. */
-const wantsJson = (req: IncomingMessage) => /\bapplication\/json\b/i.test(req.headers.accept ?? '');
-
 async function handle(registry: Registry, sources: MetricsSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -226,7 +223,7 @@ async function handle(registry: Registry, sources: MetricsSources, req: Incoming
     res.end('method not allowed\n');
     return;
   }
-  if (path === '/stats' || (path === '/metrics' && wantsJson(req))) {
+  if (path === '/stats' || (path === '/metrics' && wantsJson(req.headers.accept))) {
     const body = JSON.stringify(await statsJson(sources));
     res.writeHead(200, { 'Content-Type': 'application/json', Vary: 'Accept' });
     res.end(req.method === 'HEAD' ? undefined : body);

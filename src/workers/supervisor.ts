@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { WORKER_ENV, type HeraldConfig } from '../config/schema.js';
-import { mergeExpositions } from '../metrics/merge.js';
+import { wantsJson, type StatsJson } from '../metrics/json-stats.js';
+import { mergeExpositions, mergeStatsJson } from '../metrics/merge.js';
 
 /** What a worker tells its supervisor once it listens. */
 export interface WorkerReady {
@@ -42,7 +43,7 @@ interface Worker {
  * `herald start --workers N`: N copies of this command, each an ordinary cluster node sharing the
  * port (SO_REUSEPORT) and the Redis. The supervisor restarts a worker that dies (with backoff),
  * forwards SIGTERM/SIGINT so every worker drains with 4200, exits when all have stopped, and serves
- * one metrics scrape covering every worker (each sample labelled `worker`).
+ * one metrics scrape covering every worker (each sample labelled `worker`) and `/stats` totals.
  */
 export async function supervise(config: HeraldConfig, count: number, args: readonly string[], logger: Logger): Promise<void> {
   const workers: Worker[] = [];
@@ -115,30 +116,58 @@ export async function supervise(config: HeraldConfig, count: number, args: reado
   process.exit(exitCode);
 }
 
+/**
+ * The metrics port of a node, for all its workers: `/metrics` is every worker's exposition merged,
+ * `/stats` (and `/metrics` asked for JSON) every worker's stats added up. Each request asks every
+ * live worker's own loopback metrics server; nothing is kept between requests.
+ */
 async function serveMergedMetrics(config: HeraldConfig, workers: () => readonly Worker[], logger: Logger): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('not found\n');
-      return;
-    }
+  const ask = async (path: string, accept: string) => {
     const live = workers().filter((w) => w.ready && w.metricsPort !== undefined && w.child.exitCode === null && w.child.signalCode === null);
-    // A worker that does not answer in time is left out of this scrape rather than failing it whole.
-    Promise.allSettled(
+    const results = await Promise.allSettled(
       live.map(async (w) => {
-        const reply = await fetch(`http://127.0.0.1:${w.metricsPort}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+        const reply = await fetch(`http://127.0.0.1:${w.metricsPort}${path}`, { headers: { Accept: accept }, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+        if (!reply.ok) throw new Error(`${path}: HTTP ${reply.status}`);
         return { worker: String(w.index), text: await reply.text() };
       }),
-    ).then((results) => {
-      const parts = [];
-      for (const [i, r] of results.entries()) {
-        if (r.status === 'fulfilled') parts.push(r.value);
-        else logger.warn({ worker: live[i]!.index, err: r.reason }, 'worker metrics scrape failed');
+    );
+    const parts = [];
+    const failed: number[] = [];
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'fulfilled') parts.push(r.value);
+      else {
+        failed.push(live[i]!.index);
+        logger.warn({ worker: live[i]!.index, path, err: r.reason }, 'worker metrics scrape failed');
       }
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(mergeExpositions(parts));
-    });
+    }
+    return { parts, failed };
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/stats' || (path === '/metrics' && wantsJson(req.headers.accept))) {
+      // Totals missing a worker would be wrong numbers (a worker fails them while Redis is away): 503 instead.
+      void ask('/stats', 'application/json').then(({ parts, failed }) => {
+        if (failed.length > 0) {
+          res.writeHead(503, { 'Content-Type': 'application/json', Vary: 'Accept' });
+          res.end(JSON.stringify({ error: `stats unavailable from worker ${failed.join(', ')}` }));
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json', Vary: 'Accept' });
+        res.end(JSON.stringify(mergeStatsJson(parts.map((p) => JSON.parse(p.text) as StatsJson))));
+      });
+      return;
+    }
+    if (path === '/metrics') {
+      // A worker that does not answer in time is left out of this scrape (its samples are labelled) rather than failing it whole.
+      void ask('/metrics', 'text/plain').then(({ parts }) => {
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', Vary: 'Accept' });
+        res.end(mergeExpositions(parts));
+      });
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('not found\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mergeExpositions } from '../../src/metrics/merge.js';
+import type { StatsJson } from '../../src/metrics/json-stats.js';
+import { mergeExpositions, mergeStatsJson } from '../../src/metrics/merge.js';
+import { signUser } from '../../protocol/signing.js';
 import { cleanEnv } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -63,6 +65,7 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
     let metricsPort: number;
     let exit: Promise<{ code: number | null; stderr: string }>;
     const clients: RawClient[] = [];
+    const socketIds: string[] = [];
 
     beforeAll(async () => {
       redis = await startRedis();
@@ -73,7 +76,8 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
       });
       exit = exited(supervisor);
       await until(async () => connectionsPerWorker(await scrape(metricsPort).catch(() => '')).size === 2, 45_000, 'both workers');
-    });
+      // The hook's own limit must not cut the wait above short (vitest's default is 30 s; two workers under tsx on a busy box take longer).
+    }, 50_000);
 
     afterAll(async () => {
       supervisor.kill('SIGKILL');
@@ -81,7 +85,11 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
     });
 
     it('both workers accept connections on the shared port; one scrape covers them', async () => {
-      for (let i = 0; i < 24; i++) clients.push((await RawClient.established(port)).client);
+      for (let i = 0; i < 24; i++) {
+        const { client, socketId } = await RawClient.established(port);
+        clients.push(client);
+        socketIds.push(socketId);
+      }
       await until(async () => [...connectionsPerWorker(await scrape(metricsPort)).values()].reduce((a, b) => a + b, 0) === 24, 5000, '24 connections');
       const perWorker = connectionsPerWorker(await scrape(metricsPort));
       // The kernel spreads connections over the SO_REUSEPORT group: 24 on one worker has odds of 2^-23.
@@ -100,7 +108,40 @@ describe('herald start --workers', { timeout: 90_000 }, () => {
       expect(got.map((f) => f.data)).toEqual(clients.map(() => '{"n":1}'));
     });
 
-    it('a worker killed with SIGKILL is restarted', async () => {
+    it('GET /stats on the metrics port totals both workers, counting cluster-wide users and channels once', async () => {
+      // Three users, each signed in on eight connections spread over both workers.
+      clients.forEach((c, i) => {
+        const userData = JSON.stringify({ id: `u${i % 3}` });
+        c.send({ event: 'pusher:signin', data: { auth: signUser('app-key', 'app-secret', socketIds[i]!, userData), user_data: userData } });
+      });
+      await Promise.all(clients.map((c) => c.next('pusher:signin_success')));
+      const stats = async (path = '/stats', accept?: string) =>
+        (await fetch(`http://127.0.0.1:${metricsPort}${path}`, { headers: accept ? { Accept: accept } : {} })).json() as Promise<StatsJson>;
+      await until(async () => (await stats()).connections.total_unique_users === 3, 5000, 'the sign-ins in Redis');
+
+      const perWorker = connectionsPerWorker(await scrape(metricsPort));
+      expect([...perWorker.values()].every((n) => n > 0 && n < 24)).toBe(true);
+      // Each client sent a subscribe and a signin, and got connection_established, subscription_succeeded, headline and signin_success.
+      const totals = { connections: { active: 24, total_unique_users: 3 }, channels: { occupied: 1, presence: 0 }, messages: { received: 48, sent: 96, client_events: 0 } };
+      const body = await stats();
+      expect(body).toEqual({ ...totals, apps: { 'app-id': totals } });
+      expect(await stats('/metrics', 'application/json')).toEqual(body);
+    });
+
+        it('GET /stats answers 503 rather than partial totals while the workers cannot read Redis', async () => {
+      await redis.stop({ keepData: true });
+      const down = await fetch(`http://127.0.0.1:${metricsPort}/stats`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ error: expect.stringMatching(/^stats unavailable from worker [01](, [01])?$/) });
+      // The Prometheus scrape keeps answering from each worker.
+      expect(connectionsPerWorker(await scrape(metricsPort)).size).toBe(2);
+      await redis.start();
+      await until(async () => (await fetch(`http://127.0.0.1:${metricsPort}/stats`)).status === 200, 10_000, 'stats back with Redis');
+      const back = (await (await fetch(`http://127.0.0.1:${metricsPort}/stats`)).json()) as StatsJson;
+      expect(back.connections).toEqual({ active: 24, total_unique_users: 3 });
+    });
+
+        it('a worker killed with SIGKILL is restarted', async () => {
       const before = await childPids(supervisor.pid!);
       expect(before).toHaveLength(2);
       process.kill(before[0]!, 'SIGKILL');
@@ -140,5 +181,22 @@ describe('mergeExpositions', () => {
     expect(merged.split('\n').filter((l) => l.startsWith('#'))).toEqual(['# HELP h Lag.', '# TYPE h histogram']);
     expect(merged).toContain('h_bucket{worker="1",le="+Inf"} 2\n');
     expect(merged).toContain('h_count{worker="0"} 2\n');
+  });
+});
+
+describe('mergeStatsJson', () => {
+  const part = (active: number, users: number, occupied: number, sent: number) => {
+    const app = { connections: { active, total_unique_users: users }, channels: { occupied, presence: 1 }, messages: { received: 1, sent, client_events: 2 } };
+    return { ...structuredClone(app), apps: { a: app } };
+  };
+
+  it("adds each worker's connections and messages, and takes the Redis-wide users and channels once", () => {
+    const merged = mergeStatsJson([part(3, 5, 4, 10), part(2, 5, 4, 7)]);
+    const app = { connections: { active: 5, total_unique_users: 5 }, channels: { occupied: 4, presence: 1 }, messages: { received: 2, sent: 17, client_events: 4 } };
+    expect(merged).toEqual({ ...app, apps: { a: app } });
+  });
+
+  it('answers zeros when no worker answered', () => {
+    expect(mergeStatsJson([])).toMatchObject({ connections: { active: 0, total_unique_users: 0 }, apps: {} });
   });
 });
