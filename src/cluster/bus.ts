@@ -6,6 +6,8 @@ import type { RedisLink } from './redis-link.js';
 /** What other nodes send: one message per event and channel, whatever the number of subscribers. */
 export type BusMessage =
   | { kind: 'publish'; channel: string; except: string; frame: string }
+  /** A presence member event, numbered by the script that made the change (see JOIN in scripts.ts). */
+  | { kind: 'member'; channel: string; seq: number; except: string; frame: string }
   | { kind: 'watchers'; userId: string; except: string; frame: string }
   | { kind: 'terminate'; userId: string; code: number; message: string };
 
@@ -56,6 +58,10 @@ export class ClusterBus {
 
   publish(appId: string, channel: string, frame: string, except = ''): void {
     this.send(this.keys.bus(appId), record('p', channel, except, frame));
+  }
+
+  member(appId: string, channel: string, seq: number, frame: string, except = ''): void {
+    this.send(this.keys.bus(appId), record('m', channel, `${seq} ${except}`, frame));
   }
 
   toWatchers(appId: string, userId: string, frame: string, except = ''): void {
@@ -112,10 +118,10 @@ export class ClusterBus {
 
 /**
  * `{kind}{first}\n{second}\n{payload length}\n{payload}`: the payload is length-prefixed so it may
- * hold anything; `first` (a channel name or a JSON user id) and `second` (a socket id or a close
- * code) never contain a newline.
+ * hold anything; `first` (a channel name or a JSON user id) and `second` (a socket id, a close
+ * code, or a member event's `{seq} {socket id}`) never contain a newline.
  */
-const record = (kind: 'p' | 'w' | 't', first: string, second: string, payload: string): string =>
+const record = (kind: 'p' | 'm' | 'w' | 't', first: string, second: string, payload: string): string =>
   `${kind}${first}\n${second}\n${payload.length}\n${payload}`;
 
 /** Hands each message of a batch to `deliver`, unless the batch is this node's own. */
@@ -135,6 +141,10 @@ function decode(raw: string, self: string, deliver: (message: BusMessage) => voi
     const kind = raw[at];
     at = end;
     if (kind === 'p') deliver({ kind: 'publish', channel: first, except: second, frame: payload });
+    else if (kind === 'm') {
+      const space = second.indexOf(' ');
+      deliver({ kind: 'member', channel: first, seq: Number(second.slice(0, space)), except: second.slice(space + 1), frame: payload });
+    }
     else if (kind === 'w') deliver({ kind: 'watchers', userId: JSON.parse(first) as string, except: second, frame: payload });
     else if (kind === 't') deliver({ kind: 'terminate', userId: JSON.parse(first) as string, code: Number(second), message: payload });
   }

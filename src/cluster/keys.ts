@@ -11,6 +11,7 @@
  * - `users`: signed-in user → connections; `node:{id}:users` this node's.
  * - `connections`: node id → connections (their sum is the app's count).
  * - `nodes`: sorted set of node ids by last heartbeat (ms, Redis clock); `dead:{id}` a tombstone.
+ * - `seq`: the number of the app's last presence member event (see JOIN in scripts.ts).
  * - `cache:{channel}`: a cache channel's last event, expiring with its TTL.
  * - `leave:{key}`: a webhook leave some node holds back (`Adapter.markLeave`), expiring.
  */
@@ -28,6 +29,7 @@ export class ClusterKeys {
   users = (appId: string) => this.base(appId) + 'users';
   connections = (appId: string) => this.base(appId) + 'connections';
   nodes = (appId: string) => this.base(appId) + 'nodes';
+  seq = (appId: string) => this.base(appId) + 'seq';
   cache = (appId: string, channel: string) => this.base(appId) + 'cache:' + channel;
   leave = (appId: string, key: string) => this.base(appId) + 'leave:' + key;
   bus = (appId: string) => this.base(appId) + 'bus';

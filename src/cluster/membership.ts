@@ -16,7 +16,7 @@ const newNodeId = () => randomBytes(8).toString('hex');
 export interface MembershipHost {
   /** This node's part of the app's state, as REPLACE takes it (JSON). */
   part(appId: string): string;
-  /** What a departed part left behind: `removed` is `[channel, user, …]`. Told once to the cluster. */
+  /** What a departed part left behind: `removed` is `[channel, user, member-event seq, …]`. Told once to the cluster. */
   departed(appId: string, removed: string[], vacated: string[], offline: string[]): void;
   /** Runs right after the rewrite is sent on a reconnect, before anything newer (queued messages). */
   rewriteSent(): void;

@@ -13,6 +13,7 @@ import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../ws/connection.js';
 import { ClusterBus, type BusMessage } from './bus.js';
 import { ClusterKeys } from './keys.js';
+import { MemberOrder } from './member-order.js';
 import { NodeMembership } from './membership.js';
 import { RedisLink } from './redis-link.js';
 import { DEAD } from './scripts.js';
@@ -51,6 +52,7 @@ export class RedisAdapter implements Adapter {
   private readonly bus: ClusterBus;
   private readonly apps = new Map<string, AppConfig>();
   private readonly membership: NodeMembership;
+  private readonly memberOrder = new MemberOrder();
   /** Connections of a previous node id (declared dead): closing, and kept out of shared state. */
   private orphans = new WeakSet<Connection>();
   /** Refused by the app's cluster-wide quota: never counted in Redis. */
@@ -97,14 +99,28 @@ export class RedisAdapter implements Adapter {
   // ---- fan-out ----------------------------------------------------------------------------
 
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void {
+    const seq = exceptSocketId === undefined ? undefined : this.memberOrder.claim(exceptSocketId, channel);
+    if (seq !== undefined) return this.member(appId, channel, seq, frame, exceptSocketId, localOnly);
     this.local.publish(appId, channel, frame, exceptSocketId);
     if (!localOnly) this.bus.publish(appId, channel, frame, exceptSocketId);
+  }
+
+  /** A presence member event, numbered `seq` by the script that made the change. */
+  private member(appId: string, channel: string, seq: number, frame: string, except?: string, localOnly?: boolean): void {
+    this.deliverMember(appId, channel, seq, frame, except);
+    if (!localOnly) this.bus.member(appId, channel, seq, frame, except);
+  }
+
+  private deliverMember(appId: string, channel: string, seq: number, frame: string, except: string | undefined): void {
+    this.memberOrder.deliver(appId, channel, seq, frame, except, () => this.local.publish(appId, channel, frame, except));
   }
 
   private received(appId: string, message: BusMessage): void {
     switch (message.kind) {
       case 'publish':
         return this.local.publish(appId, message.channel, message.frame, message.except || undefined);
+      case 'member':
+        return this.deliverMember(appId, message.channel, message.seq, message.frame, message.except || undefined);
       case 'watchers':
         return this.local.notifyWatchers(appId, message.userId, message.frame, message.except || undefined);
       case 'terminate':
@@ -172,7 +188,7 @@ export class RedisAdapter implements Adapter {
     const app = conn.app;
     const cache = channelKind(channel).cache;
     const node = this.nodeId;
-    let reply: [number, number, string[] | null, string | null];
+    let reply: [count: number, added: number, roster: string[] | null, cached: string | null, seen: number];
     try {
       reply = (await this.link.cmd.join(
         ...this.channelKeys(app.id, channel, node),
@@ -188,7 +204,7 @@ export class RedisAdapter implements Adapter {
       if (member || !conn.open) return member ? UNAVAILABLE : CLOSED;
       return unannounced(this.local.subscribe(conn, channel));
     }
-    const [count, added, roster, cached] = reply;
+    const [count, added, roster, cached, seen] = reply;
     if (count === DEAD) {
       this.membership.declaredDead(node);
       return CLOSED;
@@ -196,11 +212,15 @@ export class RedisAdapter implements Adapter {
     if (count === -2) return FULL;
     if (!conn.open || this.orphans.has(conn)) {
       // Closed while the join was on its way: take it back, nobody was told.
-      this.leaveShared(app.id, channel, member?.id);
+      this.leaveShared(conn, channel, member?.id);
       return CLOSED;
     }
     this.local.attach(conn, channel, member);
-    const outcome: JoinOutcome = { subscriptionCount: count, occupied: count === 1, memberAdded: added === 1 };
+    if (member) {
+      this.memberOrder.joined(conn, channel, seen);
+      if (added > 0) this.memberOrder.announce(conn.socketId, channel, added);
+    }
+    const outcome: JoinOutcome = { subscriptionCount: count, occupied: count === 1, memberAdded: added > 0 };
     if (roster) outcome.presence = snapshot(roster);
     if (cache) outcome.cached = cached ? (JSON.parse(cached) as CachedEvent) : null;
     return outcome;
@@ -209,29 +229,32 @@ export class RedisAdapter implements Adapter {
   unsubscribe(conn: Connection, channel: string): Maybe<LeaveOutcome> {
     const memberId = conn.presenceId(channel);
     const left = this.local.unsubscribe(conn, channel);
-    return this.shares(conn) ? this.leaveShared(conn.app.id, channel, memberId, left) : quiet(left);
+    if (memberId !== undefined) this.memberOrder.left(conn, channel);
+    return this.shares(conn) ? this.leaveShared(conn, channel, memberId, left) : quiet(left);
   }
 
   dropped(conn: Connection, channel: string, remaining: number): Maybe<LeaveOutcome> | undefined {
     const memberId = conn.presenceId(channel);
     const left = this.local.dropped(conn, channel, remaining);
     if (!left) return undefined;
-    return this.shares(conn) ? this.leaveShared(conn.app.id, channel, memberId, left) : quiet(left);
+    if (memberId !== undefined) this.memberOrder.left(conn, channel);
+    return this.shares(conn) ? this.leaveShared(conn, channel, memberId, left) : quiet(left);
   }
 
   /** Without Redis a leave is only local: the rewrite on reconnect reports what really changed. */
-  private leaveShared(appId: string, channel: string, memberId: string | undefined, local?: LeaveOutcome): Maybe<LeaveOutcome> {
+  private leaveShared(conn: Connection, channel: string, memberId: string | undefined, local?: LeaveOutcome): Maybe<LeaveOutcome> {
     const fallback = quiet(local ?? { subscriptionCount: 0, vacated: false, memberRemoved: false });
     if (!this.link.isReady) return fallback;
     const node = this.nodeId;
-    return this.link.cmd.leave(...this.channelKeys(appId, channel, node), channel, memberId ?? '').then(
+    return this.link.cmd.leave(...this.channelKeys(conn.app.id, channel, node), channel, memberId ?? '').then(
       (reply) => {
         const [count, removed] = reply as [number, number];
         if (count === DEAD) {
           this.membership.declaredDead(node);
           return fallback;
         }
-        return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed === 1 };
+        if (removed > 0) this.memberOrder.announce(conn.socketId, channel, removed);
+        return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed > 0 };
       },
       () => fallback,
     );
@@ -246,6 +269,7 @@ export class RedisAdapter implements Adapter {
       k.members(appId, channel),
       k.info(appId, channel),
       k.nodeMembers(appId, node),
+      k.seq(appId),
     ];
   }
 
@@ -424,10 +448,10 @@ export class RedisAdapter implements Adapter {
   /** What a dead node's clients (or this node's during an outage) left behind, told once to the cluster. */
   private departed(appId: string, removed: string[], vacated: string[], offline: string[]): void {
     const { events } = this.options;
-    for (let i = 0; i < removed.length; i += 2) {
+    for (let i = 0; i < removed.length; i += 3) {
       const channel = removed[i]!;
       const userId = removed[i + 1]!;
-      this.publish(appId, channel, memberRemoved(channel, userId));
+      this.member(appId, channel, Number(removed[i + 2]), memberRemoved(channel, userId));
       events.emit({ type: 'member_removed', appId, channel, userId });
     }
     for (const channel of vacated) events.emit({ type: 'channel_vacated', appId, channel });

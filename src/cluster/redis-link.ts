@@ -21,8 +21,8 @@ export interface Scripts {
 }
 
 const SCRIPTS: Record<keyof Scripts, [keys: number, lua: string]> = {
-  join: [7, JOIN],
-  leave: [6, LEAVE],
+  join: [8, JOIN],
+  leave: [7, LEAVE],
   sign: [3, SIGN],
   count: [2, COUNT],
   replace: [8, REPLACE],

@@ -13,36 +13,54 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * Subscribe. KEYS: channels, node channels, dead, members, info, node members, cache.
- * ARGV: channel, user id ('' unless presence), user info JSON, max members, '1' to read the cache.
- * → {subscriptions, added (0/1), roster (flat user/info list or nil), cached JSON or nil}; {-1} dead; {-2} full.
+ * The next member-event seq, kept in `key`: Redis time in microseconds, or the last seq + 1 when
+ * that is higher. It only grows, even across a Redis restarted empty (nodes still hold seqs from
+ * before); `%.0f` because Lua would print a number this large in exponent form.
  */
-export const JOIN = `
+const NEXT_SEQ = `
+local function next_seq(key)
+  local t = redis.call('TIME')
+  local seq = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(redis.call('GET', key) or '0') + 1)
+  redis.call('SET', key, string.format('%.0f', seq))
+  return seq
+end`;
+
+/**
+ * Subscribe. KEYS: channels, node channels, dead, members, info, node members, seq, cache.
+ * ARGV: channel, user id ('' unless presence), user info JSON, max members, '1' to read the cache.
+ * → {subscriptions, added (its member-event seq, or 0), roster (flat user/info list or nil),
+ *   cached JSON or nil, the seq the roster includes}; {-1} dead; {-2} full.
+ *
+ * Member events are numbered from one counter per app (`seq`), in the script that makes the
+ * change: an event numbered at or below the seq a roster was read at is already in that roster.
+ */
+export const JOIN = `${NEXT_SEQ}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {${DEAD}} end
-local added, roster, cached = 0, false, false
+local added, roster, cached, seen = 0, false, false, 0
 if ARGV[2] ~= '' then
   local c = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
   if c <= 0 then
     if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[4]) then return {-2} end
     redis.call('HSET', KEYS[5], ARGV[2], ARGV[3])
-    added = 1
+    added = next_seq(KEYS[7])
   end
   redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
   redis.call('HINCRBY', KEYS[6], ARGV[1] .. '\\n' .. ARGV[2], 1)
   roster = redis.call('HGETALL', KEYS[5])
+  seen = tonumber(redis.call('GET', KEYS[7]) or '0')
 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if ARGV[5] == '1' then cached = redis.call('GET', KEYS[7]) end
-return {n, added, roster, cached}
+if ARGV[5] == '1' then cached = redis.call('GET', KEYS[8]) end
+return {n, added, roster, cached, seen}
 `;
 
 /**
  * Unsubscribe or close. Same KEYS as JOIN (without cache); ARGV: channel, user id or ''.
  * Only what this node's part holds is subtracted, so a leave after a rewrite never counts twice.
- * → {subscriptions left, removed (0/1)}; {-1, 0} dead.
+ * → {subscriptions left, removed (its member-event seq, or 0)}; {-1, 0} dead.
  */
-export const LEAVE = `
+export const LEAVE = `${NEXT_SEQ}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {${DEAD}, 0} end
 local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if mine <= 0 then return {tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'), 0} end
@@ -58,7 +76,7 @@ if ARGV[2] ~= '' then
     if redis.call('HINCRBY', KEYS[4], ARGV[2], -1) <= 0 then
       redis.call('HDEL', KEYS[4], ARGV[2])
       redis.call('HDEL', KEYS[5], ARGV[2])
-      removed = 1
+      removed = next_seq(KEYS[7])
     end
   end
 end
@@ -106,11 +124,12 @@ return 1
  * - 'withdraw': this node on a graceful stop.
  * KEYS: channels, node channels, users, node users, connections, node members, nodes, dead.
  * ARGV[1] node, ARGV[3] the app's key base.
- * → false when nothing was done (dead, or not due for reaping), else {removed [channel, user…],
+ * → false when nothing was done (dead, or not due for reaping), else {removed [channel, user, seq…],
  *   vacated [channel…], offline [user…]}: only what is really gone once the new part is in.
  */
 export const REPLACE = `
 ${NOW}
+${NEXT_SEQ}
 local node, mode, base = ARGV[1], ARGV[2], ARGV[3]
 if mode == 'rewrite' then
   if redis.call('EXISTS', KEYS[8]) == 1 then return false end
@@ -178,6 +197,7 @@ for i = 1, #removed, 2 do
   if redis.call('HEXISTS', base .. 'members:' .. removed[i], removed[i + 1]) == 0 then
     table.insert(gone[1], removed[i])
     table.insert(gone[1], removed[i + 1])
+    table.insert(gone[1], next_seq(base .. 'seq'))
   end
 end
 for _, channel in ipairs(vacated) do

@@ -5,6 +5,7 @@
  */
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memberAdded, memberRemoved } from '../../protocol/frames.js';
 import { SharedStateUnavailable } from '../../src/adapter/adapter.js';
 import type { JoinOutcome, JoinResult } from '../../src/channels/channels.js';
 import { RedisAdapter } from '../../src/cluster/redis-adapter.js';
@@ -148,6 +149,40 @@ describe('redis cluster (in process)', () => {
       expect(leaves.filter((l) => l.memberRemoved)).toHaveLength(1);
       expect(leaves.filter((l) => l.vacated)).toHaveLength(1);
     }
+  });
+
+  it('a member event reaches exactly the subscribers whose member list did not have the change yet, on every node', async () => {
+    const [a, b] = await cluster(2);
+    const ch = 'presence-crossing';
+    const [joiner, leaver] = [await connect(a), await connect(a)];
+    const [before, between, after] = [await connect(b), await connect(b), await connect(b)];
+    await join(b, before, ch, 'before');
+    await join(a, leaver, ch, 'leaver');
+    // Node a's bus is slow (batching, a busy event loop): its events reach node b only after
+    // node b has read member lists that already hold the changes.
+    const bus = (a.adapter as unknown as { bus: { sendBatches: () => void } }).bus;
+    const sendBatches = bus.sendBatches;
+    bus.sendBatches = () => {};
+    // Each event goes out as the WebSocket layer sends it: as soon as the join or leave settles.
+    expect((await join(a, joiner, ch, 'u1')).memberAdded).toBe(true);
+    a.adapter.publish('app', ch, memberAdded(ch, 'u1', { name: 'u1' }), joiner.socketId);
+    expect((await join(b, between, ch, 'between')).presence?.ids.sort()).toEqual(['before', 'between', 'leaver', 'u1']);
+    expect((await a.adapter.unsubscribe(leaver, ch)).memberRemoved).toBe(true);
+    a.adapter.publish('app', ch, memberRemoved(ch, 'leaver'), leaver.socketId);
+    expect((await join(b, after, ch, 'after')).presence?.ids.sort()).toEqual(['after', 'before', 'between', 'u1']);
+    bus.sendBatches = sendBatches;
+    sendBatches();
+    a.adapter.publish('app', ch, 'MARK');
+    await until(() => [before, between, after].every((c) => inbox(c).includes('MARK')), 'the marker on node b');
+    const events = (conn: Connection) => inbox(conn).map((f) => (f === 'MARK' ? f : `${JSON.parse(f).event} ${JSON.parse(JSON.parse(f).data).user_id}`));
+    expect(events(before)).toEqual(['pusher_internal:member_added u1', 'pusher_internal:member_removed leaver', 'MARK']);
+    expect(events(between)).toEqual(['pusher_internal:member_removed leaver', 'MARK']);
+    expect(events(after)).toEqual(['MARK']);
+    expect(events(joiner)).toEqual(['pusher_internal:member_removed leaver', 'MARK']);
+    // Later events reach every subscriber, through the channel's topic again.
+    a.adapter.publish('app', ch, 'NEXT');
+    await until(() => inbox(after).includes('NEXT'), 'a plain event on node b');
+    expect([before, between].map((c) => inbox(c).at(-1))).toEqual(['NEXT', 'NEXT']);
   });
 
   it('enforces maxPresenceMembers and maxConnections cluster-wide', async () => {
