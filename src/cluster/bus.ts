@@ -64,6 +64,15 @@ export class ClusterBus {
     this.send(this.keys.bus(appId), record('m', channel, `${seq} ${except}`, frame));
   }
 
+  /**
+   * A member event for a script to publish itself, atomically with the change (see JOIN in
+   * scripts.ts): the bus channel and the message (a batch of one) before and after its seq.
+   */
+  memberMessage(appId: string, channel: string, frame: string, except: string): [bus: string, head: string, tail: string] {
+    const [head, tail] = record('m', channel, `\0 ${except}`, frame).split('\0');
+    return [this.keys.bus(appId), `${this.node()}\n${head}`, tail!];
+  }
+
   toWatchers(appId: string, userId: string, frame: string, except = ''): void {
     this.send(this.keys.bus(appId), record('w', JSON.stringify(userId), except, frame));
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/codes.js';
-import { memberRemoved, watchlistEvents } from '../../protocol/frames.js';
+import { memberAdded, memberRemoved, watchlistEvents } from '../../protocol/frames.js';
 import { channelKind, USER_CHANNEL_PREFIX } from '../../protocol/names.js';
 import { SharedStateUnavailable, type Adapter, type ChannelInfo, type Maybe } from '../adapter/adapter.js';
 import { LocalAdapter, type NodeContribution, type Publisher } from '../adapter/local.js';
@@ -99,16 +99,17 @@ export class RedisAdapter implements Adapter {
   // ---- fan-out ----------------------------------------------------------------------------
 
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void {
+    // A join's or leave's member event: the script that made the change published it to the others.
     const seq = exceptSocketId === undefined ? undefined : this.memberOrder.claim(exceptSocketId, channel);
-    if (seq !== undefined) return this.member(appId, channel, seq, frame, exceptSocketId, localOnly);
+    if (seq !== undefined) return this.deliverMember(appId, channel, seq, frame, exceptSocketId);
     this.local.publish(appId, channel, frame, exceptSocketId);
     if (!localOnly) this.bus.publish(appId, channel, frame, exceptSocketId);
   }
 
-  /** A presence member event, numbered `seq` by the script that made the change. */
-  private member(appId: string, channel: string, seq: number, frame: string, except?: string, localOnly?: boolean): void {
-    this.deliverMember(appId, channel, seq, frame, except);
-    if (!localOnly) this.bus.member(appId, channel, seq, frame, except);
+  /** A member event of a departed node's part, numbered `seq` by the script that removed it. */
+  private member(appId: string, channel: string, seq: number, frame: string): void {
+    this.deliverMember(appId, channel, seq, frame, undefined);
+    this.bus.member(appId, channel, seq, frame);
   }
 
   private deliverMember(appId: string, channel: string, seq: number, frame: string, except: string | undefined): void {
@@ -185,6 +186,14 @@ export class RedisAdapter implements Adapter {
   }
 
   private async join(conn: Connection, channel: string, member: PresenceMember | undefined): Promise<JoinResult> {
+    if (!member) return this.joinShared(conn, channel, undefined);
+    this.memberOrder.joining(conn, channel);
+    const result = await this.joinShared(conn, channel, member);
+    if ('refused' in result) this.memberOrder.left(conn, channel);
+    return result;
+  }
+
+  private async joinShared(conn: Connection, channel: string, member: PresenceMember | undefined): Promise<JoinResult> {
     const app = conn.app;
     const cache = channelKind(channel).cache;
     const node = this.nodeId;
@@ -198,6 +207,7 @@ export class RedisAdapter implements Adapter {
         JSON.stringify(member?.info ?? null),
         app.maxPresenceMembers,
         cache ? '1' : '0',
+        ...(member ? this.bus.memberMessage(app.id, channel, memberAdded(channel, member.id, member.info), conn.socketId) : []),
       )) as typeof reply;
     } catch {
       // Redis went away mid-call: the rewrite on reconnect settles whether it counted.
@@ -211,7 +221,7 @@ export class RedisAdapter implements Adapter {
     }
     if (count === -2) return FULL;
     if (!conn.open || this.orphans.has(conn)) {
-      // Closed while the join was on its way: take it back, nobody was told.
+      // Closed while the join was on its way: take it back (a member added is removed again).
       this.leaveShared(conn, channel, member?.id);
       return CLOSED;
     }
@@ -246,7 +256,9 @@ export class RedisAdapter implements Adapter {
     const fallback = quiet(local ?? { subscriptionCount: 0, vacated: false, memberRemoved: false });
     if (!this.link.isReady) return fallback;
     const node = this.nodeId;
-    return this.link.cmd.leave(...this.channelKeys(conn.app.id, channel, node), channel, memberId ?? '').then(
+    const app = conn.app.id;
+    const announce = memberId === undefined ? [] : this.bus.memberMessage(app, channel, memberRemoved(channel, memberId), conn.socketId);
+    return this.link.cmd.leave(...this.channelKeys(app, channel, node), channel, memberId ?? '', ...announce).then(
       (reply) => {
         const [count, removed] = reply as [number, number];
         if (count === DEAD) {

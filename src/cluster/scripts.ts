@@ -27,12 +27,16 @@ end`;
 
 /**
  * Subscribe. KEYS: channels, node channels, dead, members, info, node members, seq, cache.
- * ARGV: channel, user id ('' unless presence), user info JSON, max members, '1' to read the cache.
+ * ARGV: channel, user id ('' unless presence), user info JSON, max members, '1' to read the cache,
+ * then the bus channel and the `member_added` bus message around its seq (head, tail).
  * → {subscriptions, added (its member-event seq, or 0), roster (flat user/info list or nil),
  *   cached JSON or nil, the seq the roster includes}; {-1} dead; {-2} full.
  *
- * Member events are numbered from one counter per app (`seq`), in the script that makes the
- * change: an event numbered at or below the seq a roster was read at is already in that roster.
+ * Member events are numbered from one counter per app (`seq`) and published to the other nodes
+ * by the script that makes the change. So an event numbered at or below the seq a roster was
+ * read at is already in that roster, and member events reach every node in the order their
+ * changes happened, whichever nodes made them (a join confirmed on one node is announced
+ * everywhere before a join that follows it on another).
  */
 export const JOIN = `${NEXT_SEQ}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {${DEAD}} end
@@ -43,6 +47,7 @@ if ARGV[2] ~= '' then
     if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[4]) then return {-2} end
     redis.call('HSET', KEYS[5], ARGV[2], ARGV[3])
     added = next_seq(KEYS[7])
+    redis.call('PUBLISH', ARGV[6], ARGV[7] .. string.format('%.0f', added) .. ARGV[8])
   end
   redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
   redis.call('HINCRBY', KEYS[6], ARGV[1] .. '\\n' .. ARGV[2], 1)
@@ -56,7 +61,8 @@ return {n, added, roster, cached, seen}
 `;
 
 /**
- * Unsubscribe or close. Same KEYS as JOIN (without cache); ARGV: channel, user id or ''.
+ * Unsubscribe or close. Same KEYS as JOIN (without cache); ARGV: channel, user id or '', then the
+ * bus channel and the `member_removed` bus message around its seq (published as in JOIN).
  * Only what this node's part holds is subtracted, so a leave after a rewrite never counts twice.
  * → {subscriptions left, removed (its member-event seq, or 0)}; {-1, 0} dead.
  */
@@ -77,6 +83,7 @@ if ARGV[2] ~= '' then
       redis.call('HDEL', KEYS[4], ARGV[2])
       redis.call('HDEL', KEYS[5], ARGV[2])
       removed = next_seq(KEYS[7])
+      redis.call('PUBLISH', ARGV[3], ARGV[4] .. string.format('%.0f', removed) .. ARGV[5])
     end
   end
 end

@@ -134,7 +134,7 @@ describe('cluster-wide presence', () => {
         const removed = memberEvents(client, ch, 'member_removed').filter((u) => u === 'mover').length;
         const inList = memberIds(answer).includes('mover') ? 1 : 0;
         // Listed or added once, then removed once: never added while listed, never removed unseen.
-        views.push(`${ch}: listed ${inList} added ${added} removed ${removed}`);
+        views.push(`${ch}: listed ${inList} added ${added} removed ${removed} ${JSON.stringify(client.frames.filter((f) => f.channel === ch))}`);
         expect(inList + added <= 1 && inList + added - removed === 0, views.at(-1)).toBe(true);
       }
     }
