@@ -27,13 +27,20 @@ const BATCH_WINDOW_MS = 1;
  * sending node's id; a node skips its own, having delivered them locally already. One connection
  * publishes, so a node's messages arrive everywhere in the order it sent them.
  *
+ * Only events some other node can deliver travel: the batch goes through a script (RELAY in
+ * scripts.ts) that keeps the records of channels with subscriptions on another node and
+ * publishes those, or nothing. Redis runs it in order with the subscribe scripts, so a
+ * subscription confirmed before an event is published is always counted. It filters what this
+ * node's batch holds, not where it goes (the app keeps one bus channel, as sharded pub/sub
+ * wants), and no node wakes for an event nobody else subscribes to.
+ *
  * While Redis is away, messages wait in a bounded queue (`redisQueueSize`; the oldest are dropped
  * and counted) and go out, in order, right behind the node's rewrite on reconnect.
  */
 export class ClusterBus {
-  private readonly queue: [channel: string, record: string][] = [];
+  private readonly queue: [appId: string, channel: string, record: string][] = [];
   private readonly appOf = new Map<string, string>();
-  /** Bus channel → records to send when the window closes. */
+  /** App → `[channel (or '' for every node), record, …]` to send when the window closes. */
   private readonly batches = new Map<string, string[]>();
   private batchTimer: NodeJS.Timeout | undefined;
 
@@ -57,11 +64,11 @@ export class ClusterBus {
   }
 
   publish(appId: string, channel: string, frame: string, except = ''): void {
-    this.send(this.keys.bus(appId), record('p', channel, except, frame));
+    this.send(appId, channel, record('p', channel, except, frame));
   }
 
   member(appId: string, channel: string, seq: number, frame: string, except = ''): void {
-    this.send(this.keys.bus(appId), record('m', channel, `${seq} ${except}`, frame));
+    this.send(appId, channel, record('m', channel, `${seq} ${except}`, frame));
   }
 
   /**
@@ -74,25 +81,26 @@ export class ClusterBus {
   }
 
   toWatchers(appId: string, userId: string, frame: string, except = ''): void {
-    this.send(this.keys.bus(appId), record('w', JSON.stringify(userId), except, frame));
+    this.send(appId, '', record('w', JSON.stringify(userId), except, frame));
   }
 
   terminate(appId: string, userId: string, code: number, message: string): void {
-    this.send(this.keys.bus(appId), record('t', JSON.stringify(userId), String(code), message));
+    this.send(appId, '', record('t', JSON.stringify(userId), String(code), message));
   }
 
   /** Sends what was queued during an outage (called right after the node's rewrite is sent). */
   flush(): void {
     const held = this.queue.splice(0);
     if (held.length > 0) this.logger.info({ messages: held.length }, 'redis back: sending queued cross-node messages');
-    for (const [channel, message] of held) this.send(channel, message);
+    for (const [appId, channel, message] of held) this.send(appId, channel, message);
   }
 
-  private send(channel: string, message: string): void {
-    if (!this.link.isReady) return this.hold(channel, message);
-    const batch = this.batches.get(channel);
-    if (batch) batch.push(message);
-    else this.batches.set(channel, [message]);
+  /** `channel` is the one the record is about ('' when every node must get it). */
+  private send(appId: string, channel: string, message: string): void {
+    if (!this.link.isReady) return this.hold(appId, channel, message);
+    const batch = this.batches.get(appId);
+    if (batch) batch.push(channel, message);
+    else this.batches.set(appId, [channel, message]);
     this.batchTimer ??= setTimeout(this.sendBatches, BATCH_WINDOW_MS);
   }
 
@@ -101,19 +109,22 @@ export class ClusterBus {
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     const node = this.node();
-    for (const [channel, records] of this.batches) {
-      this.link.cmd.publish(channel, `${node}\n${records.join('')}`).catch(() => this.dropped(records.length));
+    const k = this.keys;
+    for (const [appId, batch] of this.batches) {
+      this.link.cmd
+        .relay(k.channels(appId), k.nodeChannels(appId, node), k.bus(appId), `${node}\n`, ...batch)
+        .catch(() => this.dropped(batch.length / 2));
     }
     this.batches.clear();
   };
 
-  private hold(channel: string, message: string): void {
+  private hold(appId: string, channel: string, message: string): void {
     if (this.queueSize === 0) return this.dropped(1);
     if (this.queue.length >= this.queueSize) {
       this.queue.shift();
       this.dropped(1);
     }
-    this.queue.push([channel, message]);
+    this.queue.push([appId, channel, message]);
   }
 
   private dropped(count: number): void {

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Stats } from '../metrics/stats.js';
-import { CHANNELS, COUNT, HEARTBEAT, JOIN, LEAVE, REPLACE, SIGN } from './scripts.js';
+import { CHANNELS, COUNT, HEARTBEAT, JOIN, LEAVE, RELAY, REPLACE, SIGN } from './scripts.js';
 
 /** Reconnect attempts back off to this, so cross-node delivery resumes within about a second of Redis. */
 const MAX_RETRY_MS = 1000;
@@ -18,6 +18,7 @@ export interface Scripts {
   replace: Script;
   heartbeat: Script;
   channels: Script;
+  relay: Script;
 }
 
 const SCRIPTS: Record<keyof Scripts, [keys: number, lua: string]> = {
@@ -28,6 +29,7 @@ const SCRIPTS: Record<keyof Scripts, [keys: number, lua: string]> = {
   replace: [8, REPLACE],
   heartbeat: [2, HEARTBEAT],
   channels: [1, CHANNELS],
+  relay: [2, RELAY],
 };
 
 /**

@@ -246,3 +246,21 @@ for i = 1, #all, 2 do
 end
 return out
 `;
+
+/**
+ * Sends a node's bus batch to the nodes that need it. KEYS: channels, this node's channels.
+ * ARGV: bus channel, batch head, then pairs (channel, record): a record about a channel goes only
+ * if another node holds subscriptions to it (all of them minus this node's); '' goes always.
+ * Publishes what is left as one batch, or nothing. → records published.
+ */
+export const RELAY = `
+local out = {}
+for i = 3, #ARGV, 2 do
+  local channel = ARGV[i]
+  if channel == '' or tonumber(redis.call('HGET', KEYS[1], channel) or '0') > tonumber(redis.call('HGET', KEYS[2], channel) or '0') then
+    out[#out + 1] = ARGV[i + 1]
+  end
+end
+if #out > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2] .. table.concat(out)) end
+return #out
+`;

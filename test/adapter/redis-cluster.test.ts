@@ -3,6 +3,7 @@
  * contract suite (one node) cannot show. The multi-process tests in test/cluster run the same
  * rules through real Herald processes and official clients.
  */
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memberAdded, memberRemoved } from '../../protocol/frames.js';
@@ -119,6 +120,35 @@ describe('redis cluster (in process)', () => {
     await until(() => inbox(onB).length === 3, 'F3 on node b');
     expect(inbox(onA)).toEqual(['F1', 'F2', 'F3']);
     expect(inbox(onB)).toEqual(['F1', 'L', 'F3']);
+  });
+
+  it('sends an event over Redis only when another node holds subscribers of its channel', async () => {
+    const [a, b] = await cluster(2);
+    const spy = new Redis(redis.url);
+    const heard: string[] = [];
+    spy.on('message', (_channel: string, raw: string) => heard.push(raw));
+    await spy.subscribe(`c${run}:{app}:bus`);
+    try {
+      const [onA, onB] = [await connect(a), await connect(b)];
+      await join(a, onA, 'here-only');
+      await join(a, onA, 'both');
+      await join(b, onB, 'both');
+      a.adapter.publish('app', 'here-only', 'LOCAL');
+      a.adapter.publish('app', 'nobody', 'NOWHERE');
+      a.adapter.publish('app', 'both', 'SHARED');
+      await until(() => inbox(onB).includes('SHARED'), 'the shared event on node b');
+      expect(inbox(onA)).toEqual(['LOCAL', 'SHARED']);
+      expect(inbox(onB)).toEqual(['SHARED']);
+      // A subscription on node b, confirmed: from now on node a's events of that channel travel.
+      await join(b, onB, 'here-only');
+      a.adapter.publish('app', 'here-only', 'LATER');
+      await until(() => inbox(onB).includes('LATER'), 'the event after node b subscribed');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(heard.join()).not.toMatch(/LOCAL|NOWHERE/);
+      expect(heard.join()).toMatch(/SHARED[^]*LATER/);
+    } finally {
+      spy.disconnect();
+    }
   });
 
   it('counts channels, members and connections across nodes, in one answer on any node', async () => {
