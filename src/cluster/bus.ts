@@ -38,7 +38,7 @@ const BATCH_WINDOW_MS = 1;
  * and counted) and go out, in order, right behind the node's rewrite on reconnect.
  */
 export class ClusterBus {
-  private readonly queue: [appId: string, channel: string, record: string][] = [];
+  private readonly queue: [appId: string, record: string][] = [];
   private readonly appOf = new Map<string, string>();
   /** App → `[channel (or '' for every node), record, …]` to send when the window closes. */
   private readonly batches = new Map<string, string[]>();
@@ -92,12 +92,13 @@ export class ClusterBus {
   flush(): void {
     const held = this.queue.splice(0);
     if (held.length > 0) this.logger.info({ messages: held.length }, 'redis back: sending queued cross-node messages');
-    for (const [appId, channel, message] of held) this.send(appId, channel, message);
+    // Unfiltered: after an empty restart the other nodes' counts may not be rewritten yet.
+    for (const [appId, message] of held) this.send(appId, '', message);
   }
 
   /** `channel` is the one the record is about ('' when every node must get it). */
   private send(appId: string, channel: string, message: string): void {
-    if (!this.link.isReady) return this.hold(appId, channel, message);
+    if (!this.link.isReady) return this.hold(appId, message);
     const batch = this.batches.get(appId);
     if (batch) batch.push(channel, message);
     else this.batches.set(appId, [channel, message]);
@@ -118,13 +119,13 @@ export class ClusterBus {
     this.batches.clear();
   };
 
-  private hold(appId: string, channel: string, message: string): void {
+  private hold(appId: string, message: string): void {
     if (this.queueSize === 0) return this.dropped(1);
     if (this.queue.length >= this.queueSize) {
       this.queue.shift();
       this.dropped(1);
     }
-    this.queue.push([appId, channel, message]);
+    this.queue.push([appId, message]);
   }
 
   private dropped(count: number): void {

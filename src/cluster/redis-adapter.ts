@@ -55,6 +55,8 @@ export class RedisAdapter implements Adapter {
   private readonly memberOrder = new MemberOrder();
   /** Connections of a previous node id (declared dead): closing, and kept out of shared state. */
   private orphans = new WeakSet<Connection>();
+  /** App → channels first subscribed on this node while Redis was away, for the next rewrite. */
+  private readonly occupiedAlone = new Map<string, Set<string>>();
   /** Refused by the app's cluster-wide quota: never counted in Redis. */
   private readonly refused = new WeakSet<Connection>();
   private constructor(
@@ -68,7 +70,7 @@ export class RedisAdapter implements Adapter {
     this.bus = new ClusterBus(this.link, this.keys, options.queueSize, options.stats, options.logger, () => this.nodeId);
     this.membership = new NodeMembership(this.link, this.keys, [...this.apps.keys()], options, {
       part: (appId) => this.part(appId),
-      departed: (appId, removed, vacated, offline) => this.departed(appId, removed, vacated, offline),
+      departed: (appId, removed, vacated, offline, occupied) => this.departed(appId, removed, vacated, offline, occupied),
       // Messages queued during an outage go out right behind the rewrite, ahead of anything new.
       rewriteSent: () => this.bus.flush(),
       rejoined: (oldNode, node) => this.rejoined(oldNode, node),
@@ -181,7 +183,7 @@ export class RedisAdapter implements Adapter {
     if (this.link.isReady) return this.join(conn, channel, member);
     // Without Redis a public or private channel still works on this node (the rewrite on reconnect
     // shares it); a presence member list could be wrong, so presence waits for Redis a bounded time.
-    if (!member) return unannounced(this.local.subscribe(conn, channel));
+    if (!member) return this.subscribeAlone(conn, channel);
     return this.link.waitReady(this.options.presenceTimeout * 1000).then((ok) => (ok && conn.open ? this.join(conn, channel, member) : UNAVAILABLE));
   }
 
@@ -212,7 +214,7 @@ export class RedisAdapter implements Adapter {
     } catch {
       // Redis went away mid-call: the rewrite on reconnect settles whether it counted.
       if (member || !conn.open) return member ? UNAVAILABLE : CLOSED;
-      return unannounced(this.local.subscribe(conn, channel));
+      return this.subscribeAlone(conn, channel);
     }
     const [count, added, roster, cached, seen] = reply;
     if (count === DEAD) {
@@ -234,6 +236,21 @@ export class RedisAdapter implements Adapter {
     if (roster) outcome.presence = snapshot(roster);
     if (cache) outcome.cached = cached ? (JSON.parse(cached) as CachedEvent) : null;
     return outcome;
+  }
+
+  /**
+   * Without Redis: confirmed on this node alone. Whether the channel is newly occupied is for the
+   * rewrite on reconnect to tell (`channel_occupied` once, from the node that rewrites it first).
+   */
+  private subscribeAlone(conn: Connection, channel: string): JoinResult {
+    const result = this.local.subscribe(conn, channel);
+    if ('refused' in result) return result;
+    if (result.occupied) {
+      let alone = this.occupiedAlone.get(conn.app.id);
+      if (!alone) this.occupiedAlone.set(conn.app.id, (alone = new Set()));
+      alone.add(channel);
+    }
+    return { ...result, occupied: false };
   }
 
   unsubscribe(conn: Connection, channel: string): Maybe<LeaveOutcome> {
@@ -449,16 +466,23 @@ export class RedisAdapter implements Adapter {
   /** This node's part of the app's state, from its connections (those of a dead id excluded). */
   private part(appId: string): string {
     const part: NodeContribution = this.local.contribution(appId, (conn) => this.shares(conn));
+    // Handed to this rewrite only (lost if Redis drops during it: no channel_occupied then).
+    const alone = [...(this.occupiedAlone.get(appId) ?? [])].filter((channel) => part.channels.has(channel));
+    this.occupiedAlone.delete(appId);
     return JSON.stringify({
       connections: part.connections,
       channels: [...part.channels].flat(),
       members: part.members.flatMap(([channel, user, n, info]) => [channel, user, n, JSON.stringify(info ?? null)]),
       users: [...part.users].flat(),
+      occupied: alone,
     });
   }
 
-  /** What a dead node's clients (or this node's during an outage) left behind, told once to the cluster. */
-  private departed(appId: string, removed: string[], vacated: string[], offline: string[]): void {
+  /**
+   * What a dead node's clients (or this node's during an outage) left behind, and the channels
+   * first occupied on this node during an outage, told once to the cluster.
+   */
+  private departed(appId: string, removed: string[], vacated: string[], offline: string[], occupied: string[]): void {
     const { events } = this.options;
     for (let i = 0; i < removed.length; i += 3) {
       const channel = removed[i]!;
@@ -467,6 +491,7 @@ export class RedisAdapter implements Adapter {
       events.emit({ type: 'member_removed', appId, channel, userId });
     }
     for (const channel of vacated) events.emit({ type: 'channel_vacated', appId, channel });
+    for (const channel of occupied) events.emit({ type: 'channel_occupied', appId, channel });
     const app = this.apps.get(appId);
     for (const userId of offline) {
       if (app?.watchlistEvents) this.notifyWatchers(appId, userId, watchlistEvents([{ name: 'offline', user_ids: [userId] }]));
@@ -491,11 +516,6 @@ export class RedisAdapter implements Adapter {
     this.bus.sendBatches();
     await this.link.stop();
   }
-}
-
-/** A join confirmed on this node alone: whether it occupied the channel is for the cluster to know. */
-function unannounced(result: JoinResult): JoinResult {
-  return 'refused' in result ? result : { ...result, occupied: false };
 }
 
 /** Leave outcomes that announce nothing: the shared state will say what changed. */

@@ -126,20 +126,27 @@ return 1
  * Replaces a node's whole part of the app's state, atomically: subtract what it held, add what it
  * holds now. Three modes (ARGV[2]):
  * - 'rewrite': this node after a (re)connect, with its current part in ARGV[5] (JSON: flat lists
- *   `channels` [name, n…], `members` [channel, user, n, info…], `users` [user, n…], `connections` n);
+ *   `channels` [name, n…], `members` [channel, user, n, info…], `users` [user, n…], `connections` n,
+ *   and `occupied` [name…], the channels it first subscribed while Redis was away);
  * - 'reap': a node whose heartbeat is older than ARGV[4] ms, declared dead (tombstone for ARGV[6] ms);
  * - 'withdraw': this node on a graceful stop.
  * KEYS: channels, node channels, users, node users, connections, node members, nodes, dead.
  * ARGV[1] node, ARGV[3] the app's key base.
  * → false when nothing was done (dead, or not due for reaping), else {removed [channel, user, seq…],
- *   vacated [channel…], offline [user…]}: only what is really gone once the new part is in.
+ *   vacated [channel…], offline [user…], occupied [channel…]}: only what is really gone once the
+ *   new part is in, and those of `occupied` that nobody held before this rewrite (their
+ *   `channel_occupied` is due now, and only from this node).
  */
 export const REPLACE = `
 ${NOW}
 ${NEXT_SEQ}
 local node, mode, base = ARGV[1], ARGV[2], ARGV[3]
+local fresh = {}
 if mode == 'rewrite' then
   if redis.call('EXISTS', KEYS[8]) == 1 then return false end
+  for _, channel in ipairs(cjson.decode(ARGV[5]).occupied) do
+    if redis.call('HEXISTS', KEYS[1], channel) == 0 then fresh[#fresh + 1] = channel end
+  end
 elseif mode == 'reap' then
   local beat = redis.call('ZSCORE', KEYS[7], node)
   if not beat or now - tonumber(beat) < tonumber(ARGV[4]) then return false end
@@ -199,7 +206,7 @@ else
   redis.call('ZREM', KEYS[7], node)
   redis.call('SET', KEYS[8], '1', 'PX', ARGV[6])
 end
-local gone = {{}, {}, {}}
+local gone = {{}, {}, {}, fresh}
 for i = 1, #removed, 2 do
   if redis.call('HEXISTS', base .. 'members:' .. removed[i], removed[i + 1]) == 0 then
     table.insert(gone[1], removed[i])

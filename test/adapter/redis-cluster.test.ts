@@ -305,6 +305,8 @@ describe('redis cluster (in process)', () => {
 
     const late = await connect(a);
     expect(await join(a, late, 'news')).toMatchObject({ subscriptionCount: 2 });
+    // First subscriber anywhere, but the cluster cannot know that yet: no channel_occupied now.
+    expect(await join(a, late, 'quiet-room')).toMatchObject({ subscriptionCount: 1, occupied: false });
     expect(await a.adapter.subscribe(late, 'presence-room', { id: 'x', info: null })).toEqual({ refused: 'unavailable' });
     await expect(a.adapter.channelInfo('app', 'news')).rejects.toBeInstanceOf(SharedStateUnavailable);
     for (let i = 0; i < 5; i++) a.adapter.publish('app', 'news', `Q${i}`);
@@ -327,5 +329,8 @@ describe('redis cluster (in process)', () => {
     // Redis restarted empty: each node rewrote its part.
     await until(async () => (await b.adapter.channelInfo('app', 'news')).subscriptionCount === 3, 'counts rewritten');
     expect(await b.adapter.clusterConnectionCount('app')).toBe(3);
+    // The channel first occupied during the outage is announced once, by the node that holds it;
+    // 'news', occupied before the outage, is not announced again.
+    expect([...a.events, ...b.events].filter((e) => e.type === 'channel_occupied')).toEqual([{ type: 'channel_occupied', appId: 'app', channel: 'quiet-room' }]);
   });
 });
