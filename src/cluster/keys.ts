@@ -5,7 +5,8 @@
  *
  * Totals (what queries read) sit beside each node's own part of them, so a dead node's part can be
  * subtracted and a reconnected node's part rewritten without double counting:
- * - `channels`: channel → subscriptions on every node; `node:{id}:channels` this node's.
+ * - `channels`: channel → subscriptions on every node; `node:{id}:channels` this node's;
+ *   `channels:names` the occupied names as a sorted set, for paging (NAMES in scripts.ts).
  * - `members:{channel}`: presence user → connections; `info:{channel}`: user → user_info JSON;
  *   `node:{id}:members`: `{channel}\n{user}` → this node's connections.
  * - `users`: signed-in user → connections; `node:{id}:users` this node's.

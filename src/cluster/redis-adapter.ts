@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/codes.js';
 import { memberAdded, memberRemoved, watchlistEvents } from '../../protocol/frames.js';
-import { channelKind, USER_CHANNEL_PREFIX } from '../../protocol/names.js';
+import { channelKind } from '../../protocol/names.js';
 import { SharedStateUnavailable, type Adapter, type ChannelInfo, type Maybe } from '../adapter/adapter.js';
 import { LocalAdapter, type NodeContribution, type Publisher } from '../adapter/local.js';
 import type { CachedEvent } from '../channels/cache.js';
@@ -407,26 +407,23 @@ export class RedisAdapter implements Adapter {
     return { occupied: subscriptionCount > 0, subscriptionCount, userCount: users };
   }
 
-  /**
-   * One page of the cluster's occupied channels. The script reads the app's whole channel hash
-   * (one round trip); paging happens here, so the reply to the client is built page by page but
-   * Redis still scans every channel of the app per page.
-   */
+  /** One page of the cluster's occupied channels: Redis reads only that page (CHANNELS in scripts.ts). */
   async channels(appId: string, query: ChannelQuery): Promise<ChannelPage> {
-    const flat = (await this.query(() => this.link.cmd.channels(this.keys.channels(appId), this.keys.base(appId), query.prefix))) as (string | number)[];
-    const rows: [name: string, subscriptions: number, users: number][] = [];
-    for (let i = 0; i < flat.length; i += 3) {
-      const name = String(flat[i]);
-      if (name.startsWith(USER_CHANNEL_PREFIX) || (query.after !== undefined && name <= query.after)) continue;
-      rows.push([name, Number(flat[i + 1]), Number(flat[i + 2])]);
+    const { prefix, after = '', limit } = query;
+    const flat = (await this.query(() => this.link.cmd.channels(this.keys.channels(appId), this.keys.base(appId), prefix, after, limit))) as (string | number)[];
+    const names: string[] = [];
+    const subscriptionCounts: number[] = [];
+    const userCounts: number[] = [];
+    for (let i = 0; i < flat.length && names.length < limit; i += 3) {
+      names.push(String(flat[i]));
+      subscriptionCounts.push(Number(flat[i + 1]));
+      userCounts.push(Number(flat[i + 2]));
     }
-    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const taken = rows.slice(0, query.limit);
     return {
-      names: taken.map((r) => r[0]),
-      subscriptionCounts: taken.map((r) => r[1]),
-      ...(query.withUserCounts ? { userCounts: taken.map((r) => r[2]) } : {}),
-      next: rows.length > query.limit ? taken[taken.length - 1]![0] : undefined,
+      names,
+      subscriptionCounts,
+      ...(query.withUserCounts ? { userCounts } : {}),
+      next: flat.length > limit * 3 ? names[names.length - 1] : undefined,
     };
   }
 

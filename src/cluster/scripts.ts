@@ -6,11 +6,25 @@
  * share the app's hash tag, so they live in the slot of the declared keys.
  */
 
+import { USER_CHANNEL_PREFIX } from '../../protocol/names.js';
+
 /** The caller's node was declared dead: it must take a new id. */
 export const DEAD = -1;
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * The occupied channel names beside the `channels` hash (KEYS[1]), as a sorted set (`…:names`,
+ * in the same slot) so `GET /channels` reads one page with ZRANGEBYLEX instead of the whole hash.
+ * User channels (`#server-to-user-…`) are never listed.
+ */
+const NAMES = `
+local names = KEYS[1] .. ':names'
+local function occupy(channel)
+  if string.sub(channel, 1, ${USER_CHANNEL_PREFIX.length}) ~= '${USER_CHANNEL_PREFIX}' then redis.call('ZADD', names, 0, channel) end
+end
+local function vacate(channel) redis.call('ZREM', names, channel) end`;
 
 /**
  * The next member-event seq, kept in `key`: Redis time in microseconds, or the last seq + 1 when
@@ -39,6 +53,7 @@ end`;
  * everywhere before a join that follows it on another).
  */
 export const JOIN = `${NEXT_SEQ}
+${NAMES}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {${DEAD}} end
 local added, roster, cached, seen = 0, false, false, 0
 if ARGV[2] ~= '' then
@@ -56,6 +71,7 @@ if ARGV[2] ~= '' then
 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if n == 1 then occupy(ARGV[1]) end
 if ARGV[5] == '1' then cached = redis.call('GET', KEYS[8]) end
 return {n, added, roster, cached, seen}
 `;
@@ -67,12 +83,17 @@ return {n, added, roster, cached, seen}
  * → {subscriptions left, removed (its member-event seq, or 0)}; {-1, 0} dead.
  */
 export const LEAVE = `${NEXT_SEQ}
+${NAMES}
 if redis.call('EXISTS', KEYS[3]) == 1 then return {${DEAD}, 0} end
 local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if mine <= 0 then return {tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'), 0} end
 if mine == 1 then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HINCRBY', KEYS[2], ARGV[1], -1) end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]); n = 0 end
+if n <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  vacate(ARGV[1])
+  n = 0
+end
 local removed = 0
 if ARGV[2] ~= '' then
   local field = ARGV[1] .. '\\n' .. ARGV[2]
@@ -140,6 +161,7 @@ return 1
 export const REPLACE = `
 ${NOW}
 ${NEXT_SEQ}
+${NAMES}
 local node, mode, base = ARGV[1], ARGV[2], ARGV[3]
 local fresh = {}
 if mode == 'rewrite' then
@@ -156,6 +178,7 @@ local old = redis.call('HGETALL', KEYS[2])
 for i = 1, #old, 2 do
   if redis.call('HINCRBY', KEYS[1], old[i], -tonumber(old[i + 1])) <= 0 then
     redis.call('HDEL', KEYS[1], old[i])
+    vacate(old[i])
     vacated[#vacated + 1] = old[i]
   end
 end
@@ -185,7 +208,7 @@ if mode == 'rewrite' then
   if part.connections > 0 then redis.call('HSET', KEYS[5], node, part.connections) end
   local list = part.channels
   for i = 1, #list, 2 do
-    redis.call('HINCRBY', KEYS[1], list[i], list[i + 1])
+    if redis.call('HINCRBY', KEYS[1], list[i], list[i + 1]) == list[i + 1] then occupy(list[i]) end
     redis.call('HSET', KEYS[2], list[i], list[i + 1])
   end
   list = part.members
@@ -236,20 +259,22 @@ return {1, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(A
 `;
 
 /**
- * Occupied channels with counts, in one round trip. KEYS: channels. ARGV: app base, prefix.
- * → flat [name, subscriptions, presence users…].
+ * One page of occupied channels with counts, in one round trip and O(page) work.
+ * KEYS: channels. ARGV: app base, prefix, after ('' from the start), limit.
+ * → flat [name, subscriptions, presence users…], in name order, at most limit + 1 names.
  */
 export const CHANNELS = `
-local all, out, prefix = redis.call('HGETALL', KEYS[1]), {}, ARGV[2]
-for i = 1, #all, 2 do
-  local name = all[i]
-  if string.sub(name, 1, #prefix) == prefix then
-    local users = 0
-    if string.sub(name, 1, 9) == 'presence-' then users = redis.call('HLEN', ARGV[1] .. 'members:' .. name) end
-    out[#out + 1] = name
-    out[#out + 1] = tonumber(all[i + 1])
-    out[#out + 1] = users
-  end
+local prefix, after = ARGV[2], ARGV[3]
+local min, max = '[' .. prefix, '+'
+if after ~= '' and after >= prefix then min = '(' .. after end
+if prefix ~= '' then max = '[' .. prefix .. '\\255' end
+local out = {}
+for _, name in ipairs(redis.call('ZRANGEBYLEX', KEYS[1] .. ':names', min, max, 'LIMIT', 0, tonumber(ARGV[4]) + 1)) do
+  local users = 0
+  if string.sub(name, 1, 9) == 'presence-' then users = redis.call('HLEN', ARGV[1] .. 'members:' .. name) end
+  out[#out + 1] = name
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[1], name) or '0')
+  out[#out + 1] = users
 end
 return out
 `;

@@ -151,6 +151,33 @@ describe('redis cluster (in process)', () => {
     }
   });
 
+  it('reads one page of GET /channels from Redis, not every channel of the app', async () => {
+    const [a, b] = await cluster(2);
+    const [onA, onB] = [await connect(a), await connect(b)];
+    for (let i = 0; i < 300; i++) await join(i % 2 ? a : b, i % 2 ? onA : onB, `room-${String(i).padStart(3, '0')}`);
+    await join(a, onA, 'presence-lobby', 'ada');
+    const probe = new Redis(redis.url);
+    const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await probe.info('stats'))![1]);
+    try {
+      const before = await sent();
+      const page = await b.adapter.channels('app', { prefix: 'room-', after: 'room-099', limit: 3 });
+      expect(page).toEqual({ names: ['room-100', 'room-101', 'room-102'], subscriptionCounts: [1, 1, 1], next: 'room-102' });
+      // What Redis sent meanwhile (the page, and the first INFO's reply): not the app's 301 channels (6.5 KB).
+      expect((await sent()) - before).toBeLessThan(3000);
+    } finally {
+      probe.disconnect();
+    }
+    expect(await a.adapter.channels('app', { prefix: 'presence-', limit: 10, withUserCounts: true })).toEqual({
+      names: ['presence-lobby'],
+      subscriptionCounts: [1],
+      userCounts: [1],
+      next: undefined,
+    });
+    expect((await a.adapter.channels('app', { prefix: 'room-', after: 'room-298', limit: 10 })).names).toEqual(['room-299']);
+    await b.adapter.unsubscribe(onB, 'room-298');
+    expect((await a.adapter.channels('app', { prefix: 'room-29', after: 'room-296', limit: 10 })).names).toEqual(['room-297', 'room-299']);
+  });
+
   it('counts channels, members and connections across nodes, in one answer on any node', async () => {
     const [a, b] = await cluster(2);
     const [a1, a2, b1] = [await connect(a), await connect(a), await connect(b)];
