@@ -13,17 +13,17 @@ export type BusMessage =
 
 export type BusHandler = (appId: string, message: BusMessage) => void;
 
-/**
- * How long messages gather before one PUBLISH takes them: each PUBLISH costs a socket write on
- * this node and a wake-up on every node, so under load a millisecond of latency buys several
- * events per write.
- */
-const BATCH_WINDOW_MS = 1;
+/** A batch is sent at this size even while the previous one is still on its way. */
+const MAX_BATCH_RECORDS = 512;
 
 /**
- * The fan-out bus: one pub/sub channel per app (`{prefix}{appId}:bus`). Messages made within
- * `BATCH_WINDOW_MS` travel in one PUBLISH (at most one per event and channel, fewer under
- * load: each node then wakes once per batch instead of once per event). A batch carries the
+ * The fan-out bus: one pub/sub channel per app (`{prefix}{appId}:bus`). Messages travel in
+ * batches, one PUBLISH each (at most one per event and channel, fewer under load): what this node
+ * makes in one turn of its event loop goes out at the end of that turn, unless its previous batch
+ * is still on its way to Redis; then it waits for that one's answer. So an idle node adds no
+ * delay, and under load batches grow with the round trip: each node wakes once per batch instead
+ * of once per event, and fans a batch's events out in one loop turn, which lets uWS write several
+ * of them to each socket in one call. A batch carries the
  * sending node's id; a node skips its own, having delivered them locally already. One connection
  * publishes, so a node's messages arrive everywhere in the order it sent them.
  *
@@ -42,7 +42,10 @@ export class ClusterBus {
   private readonly appOf = new Map<string, string>();
   /** App → `[channel (or '' for every node), record, …]` to send when the window closes. */
   private readonly batches = new Map<string, string[]>();
-  private batchTimer: NodeJS.Timeout | undefined;
+  private batched = 0;
+  private scheduled = false;
+  /** Batches sent and not yet answered. */
+  private inFlight = 0;
 
   constructor(
     private readonly link: RedisLink,
@@ -102,22 +105,35 @@ export class ClusterBus {
     const batch = this.batches.get(appId);
     if (batch) batch.push(channel, message);
     else this.batches.set(appId, [channel, message]);
-    this.batchTimer ??= setTimeout(this.sendBatches, BATCH_WINDOW_MS);
+    if (++this.batched >= MAX_BATCH_RECORDS) this.sendBatches();
+    else this.schedule();
   }
 
-  /** Sends the open batches now (before a graceful stop closes the connection). */
-  readonly sendBatches = (): void => {
-    clearTimeout(this.batchTimer);
-    this.batchTimer = undefined;
+  private schedule(): void {
+    if (this.scheduled || this.inFlight > 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.inFlight === 0) this.sendBatches();
+    });
+  }
+
+  /** Sends the open batches now (also before a graceful stop closes the connection). */
+  sendBatches(): void {
     const node = this.node();
     const k = this.keys;
     for (const [appId, batch] of this.batches) {
+      this.inFlight++;
       this.link.cmd
         .relay(k.channels(appId), k.nodeChannels(appId, node), k.bus(appId), `${node}\n`, ...batch)
-        .catch(() => this.dropped(batch.length / 2));
+        .catch(() => this.dropped(batch.length / 2))
+        .finally(() => {
+          if (--this.inFlight === 0 && this.batches.size > 0) this.schedule();
+        });
     }
     this.batches.clear();
-  };
+    this.batched = 0;
+  }
 
   private hold(appId: string, message: string): void {
     if (this.queueSize === 0) return this.dropped(1);
