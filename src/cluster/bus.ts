@@ -23,9 +23,9 @@ const MAX_BATCH_RECORDS = 512;
  * is still on its way to Redis; then it waits for that one's answer. So an idle node adds no
  * delay, and under load batches grow with the round trip: each node wakes once per batch instead
  * of once per event, and fans a batch's events out in one loop turn, which lets uWS write several
- * of them to each socket in one call. A batch carries the
- * sending node's id; a node skips its own, having delivered them locally already. One connection
- * publishes, so a node's messages arrive everywhere in the order it sent them.
+ * of them to each socket in one call. A batch carries the sending node's id; a node skips its
+ * own, having delivered them locally already. One connection publishes, so a node's messages
+ * arrive everywhere in the order it sent them.
  *
  * Only events some other node can deliver travel: the batch goes through a script (RELAY in
  * scripts.ts) that keeps the records of channels with subscriptions on another node and
@@ -35,12 +35,12 @@ const MAX_BATCH_RECORDS = 512;
  * wants), and no node wakes for an event nobody else subscribes to.
  *
  * While Redis is away, messages wait in a bounded queue (`redisQueueSize`; the oldest are dropped
- * and counted) and go out, in order, right behind the node's rewrite on reconnect.
+ * and counted) and go out, in order and unfiltered, right behind the node's rewrite on reconnect.
  */
 export class ClusterBus {
   private readonly queue: [appId: string, record: string][] = [];
   private readonly appOf = new Map<string, string>();
-  /** App → `[channel (or '' for every node), record, …]` to send when the window closes. */
+  /** App → `[channel (or '' for every node), record, …]` for the next batch. */
   private readonly batches = new Map<string, string[]>();
   private batched = 0;
   private scheduled = false;
