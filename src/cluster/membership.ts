@@ -8,7 +8,7 @@ import { DEAD } from './scripts.js';
 /** A tombstone outlives any freeze a node could wake up from. */
 const TOMBSTONE_MS = 24 * 3600_000;
 
-const EMPTY_PART = JSON.stringify({ connections: 0, channels: [], members: [], users: [] });
+const EMPTY_PART = JSON.stringify({ connections: 0, channels: [], members: [], users: [], occupied: [] });
 
 const newNodeId = () => randomBytes(8).toString('hex');
 
@@ -18,8 +18,11 @@ export interface MembershipHost {
   part(appId: string): string;
   /** Whether joins of the app are on their way to Redis (not yet in `part`). */
   joining(appId: string): boolean;
-  /** What a departed part left behind: `removed` is `[channel, user, …]`. Told once to the cluster. */
-  departed(appId: string, removed: string[], vacated: string[], offline: string[]): void;
+  /**
+   * What a replaced part changed, told once to the cluster: what it left behind (`removed` is
+   * `[channel, user, member-event seq, …]`) and, on a rewrite, the channels it occupied first.
+   */
+  departed(appId: string, removed: string[], vacated: string[], offline: string[], occupied: string[]): void;
   /** Runs right after the rewrite is sent on a reconnect, before anything newer (queued messages). */
   rewriteSent(): void;
   /** This node was declared dead and now goes by `node`: its current connections must go. */
@@ -168,7 +171,7 @@ export class NodeMembership {
       this.options.nodeTimeout * 1000,
       part,
       TOMBSTONE_MS,
-    )) as [string[], string[], string[]] | null;
+    )) as [string[], string[], string[], string[]] | null;
     if (!gone) return false;
     this.host.departed(appId, ...gone);
     return true;

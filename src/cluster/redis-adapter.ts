@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/codes.js';
-import { memberRemoved, watchlistEvents } from '../../protocol/frames.js';
-import { channelKind, USER_CHANNEL_PREFIX } from '../../protocol/names.js';
+import { memberAdded, memberRemoved, watchlistEvents } from '../../protocol/frames.js';
+import { channelKind } from '../../protocol/names.js';
 import { SharedStateUnavailable, type Adapter, type ChannelInfo, type Maybe } from '../adapter/adapter.js';
 import { LocalAdapter, type NodeContribution, type Publisher } from '../adapter/local.js';
 import type { CachedEvent } from '../channels/cache.js';
@@ -13,6 +13,7 @@ import type { Stats } from '../metrics/stats.js';
 import type { Connection } from '../rules/connection.js';
 import { ClusterBus, type BusMessage } from './bus.js';
 import { ClusterKeys } from './keys.js';
+import { MemberOrder } from './member-order.js';
 import { NodeMembership } from './membership.js';
 import { RedisLink } from './redis-link.js';
 import type { RedisTarget } from './redis-target.js';
@@ -52,10 +53,13 @@ export class RedisAdapter implements Adapter {
   private readonly bus: ClusterBus;
   private readonly apps = new Map<string, AppConfig>();
   private readonly membership: NodeMembership;
+  private readonly memberOrder = new MemberOrder();
   /** Connections of a previous node id (declared dead): closing, and kept out of shared state. */
   private orphans = new WeakSet<Connection>();
   /** Joins sent to Redis and not answered yet, per app: a rewrite now would miss them (see `NodeMembership.resettle`). */
   private readonly joining = new Map<string, number>();
+  /** App → channels first subscribed on this node while Redis was away, for the next rewrite. */
+  private readonly occupiedAlone = new Map<string, Set<string>>();
   /** Refused by the app's cluster-wide quota: never counted in Redis. */
   private readonly refused = new WeakSet<Connection>();
   private constructor(
@@ -76,7 +80,7 @@ export class RedisAdapter implements Adapter {
     this.membership = new NodeMembership(this.link, this.keys, [...this.apps.keys()], options, {
       part: (appId) => this.part(appId),
       joining: (appId) => (this.joining.get(appId) ?? 0) > 0,
-      departed: (appId, removed, vacated, offline) => this.departed(appId, removed, vacated, offline),
+      departed: (appId, removed, vacated, offline, occupied) => this.departed(appId, removed, vacated, offline, occupied),
       // Messages queued during an outage go out right behind the rewrite, ahead of anything new.
       rewriteSent: () => this.bus.flush(),
       rejoined: (oldNode, node) => this.rejoined(oldNode, node),
@@ -107,14 +111,29 @@ export class RedisAdapter implements Adapter {
   // ---- fan-out ----------------------------------------------------------------------------
 
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void {
+    // A join's or leave's member event: the script that made the change published it to the others.
+    const seq = exceptSocketId === undefined ? undefined : this.memberOrder.claim(exceptSocketId, channel);
+    if (seq !== undefined) return this.deliverMember(appId, channel, seq, frame, exceptSocketId);
     this.local.publish(appId, channel, frame, exceptSocketId);
     if (!localOnly) this.bus.publish(appId, channel, frame, exceptSocketId);
+  }
+
+  /** A member event of a departed node's part, numbered `seq` by the script that removed it. */
+  private member(appId: string, channel: string, seq: number, frame: string): void {
+    this.deliverMember(appId, channel, seq, frame, undefined);
+    this.bus.member(appId, channel, seq, frame);
+  }
+
+  private deliverMember(appId: string, channel: string, seq: number, frame: string, except: string | undefined): void {
+    this.memberOrder.deliver(appId, channel, seq, frame, except, () => this.local.publish(appId, channel, frame, except));
   }
 
   private received(appId: string, message: BusMessage): void {
     switch (message.kind) {
       case 'publish':
         return this.local.publish(appId, message.channel, message.frame, message.except || undefined);
+      case 'member':
+        return this.deliverMember(appId, message.channel, message.seq, message.frame, message.except || undefined);
       case 'watchers':
         return this.local.notifyWatchers(appId, message.userId, message.frame, message.except || undefined);
       case 'terminate':
@@ -174,15 +193,23 @@ export class RedisAdapter implements Adapter {
     if (this.link.isReady) return this.join(conn, channel, member);
     // Without Redis a public or private channel still works on this node (the rewrite on reconnect
     // shares it); a presence member list could be wrong, so presence waits for Redis a bounded time.
-    if (!member) return unannounced(this.local.subscribe(conn, channel));
+    if (!member) return this.subscribeAlone(conn, channel);
     return this.link.waitReady(this.options.presenceTimeout * 1000).then((ok) => (ok && conn.open ? this.join(conn, channel, member) : UNAVAILABLE));
   }
 
   private async join(conn: Connection, channel: string, member: PresenceMember | undefined): Promise<JoinResult> {
+    if (!member) return this.joinShared(conn, channel, undefined);
+    this.memberOrder.joining(conn, channel);
+    const result = await this.joinShared(conn, channel, member);
+    if ('refused' in result) this.memberOrder.left(conn, channel);
+    return result;
+  }
+
+  private async joinShared(conn: Connection, channel: string, member: PresenceMember | undefined): Promise<JoinResult> {
     const app = conn.app;
     const cache = channelKind(channel).cache;
     const node = this.nodeId;
-    let reply: [number, number, string[] | null, string | null];
+    let reply: [count: number, added: number, roster: string[] | null, cached: string | null, seen: number];
     this.joining.set(app.id, (this.joining.get(app.id) ?? 0) + 1);
     try {
       reply = (await this.link.cmd.join(
@@ -193,59 +220,84 @@ export class RedisAdapter implements Adapter {
         JSON.stringify(member?.info ?? null),
         app.maxPresenceMembers,
         cache ? '1' : '0',
+        ...(member ? this.bus.memberMessage(app.id, channel, memberAdded(channel, member.id, member.info), conn.socketId) : []),
       )) as typeof reply;
     } catch {
       // Redis went away mid-call: the rewrite on reconnect settles whether it counted.
       if (member || !conn.open) return member ? UNAVAILABLE : CLOSED;
-      return unannounced(this.local.subscribe(conn, channel));
+      return this.subscribeAlone(conn, channel);
     } finally {
       // The join is attached below in this same turn: never seen half done.
       this.joining.set(app.id, this.joining.get(app.id)! - 1);
     }
-    const [count, added, roster, cached] = reply;
+    const [count, added, roster, cached, seen] = reply;
     if (count === DEAD) {
       this.membership.declaredDead(node);
       return CLOSED;
     }
     if (count === -2) return FULL;
     if (!conn.open || this.orphans.has(conn)) {
-      // Closed while the join was on its way: take it back, nobody was told.
-      this.leaveShared(app.id, channel, member?.id);
+      // Closed while the join was on its way: take it back (a member added is removed again).
+      this.leaveShared(conn, channel, member?.id);
       return CLOSED;
     }
     this.local.attach(conn, channel, member);
-    const outcome: JoinOutcome = { subscriptionCount: count, occupied: count === 1, memberAdded: added === 1 };
+    if (member) {
+      this.memberOrder.joined(conn, channel, seen);
+      if (added > 0) this.memberOrder.announce(conn.socketId, channel, added);
+    }
+    const outcome: JoinOutcome = { subscriptionCount: count, occupied: count === 1, memberAdded: added > 0 };
     if (roster) outcome.presence = snapshot(roster);
     if (cache) outcome.cached = cached ? (JSON.parse(cached) as CachedEvent) : null;
     return outcome;
   }
 
+  /**
+   * Without Redis: confirmed on this node alone. Whether the channel is newly occupied is for the
+   * rewrite on reconnect to tell (`channel_occupied` once, from the node that rewrites it first).
+   */
+  private subscribeAlone(conn: Connection, channel: string): JoinResult {
+    const result = this.local.subscribe(conn, channel);
+    if ('refused' in result) return result;
+    if (result.occupied) {
+      let alone = this.occupiedAlone.get(conn.app.id);
+      if (!alone) this.occupiedAlone.set(conn.app.id, (alone = new Set()));
+      alone.add(channel);
+    }
+    return { ...result, occupied: false };
+  }
+
   unsubscribe(conn: Connection, channel: string): Maybe<LeaveOutcome> {
     const memberId = conn.presenceId(channel);
     const left = this.local.unsubscribe(conn, channel);
-    return this.shares(conn) ? this.leaveShared(conn.app.id, channel, memberId, left) : quiet(left);
+    if (memberId !== undefined) this.memberOrder.left(conn, channel);
+    return this.shares(conn) ? this.leaveShared(conn, channel, memberId, left) : quiet(left);
   }
 
   dropped(conn: Connection, channel: string, remaining: number): Maybe<LeaveOutcome> | undefined {
     const memberId = conn.presenceId(channel);
     const left = this.local.dropped(conn, channel, remaining);
     if (!left) return undefined;
-    return this.shares(conn) ? this.leaveShared(conn.app.id, channel, memberId, left) : quiet(left);
+    if (memberId !== undefined) this.memberOrder.left(conn, channel);
+    return this.shares(conn) ? this.leaveShared(conn, channel, memberId, left) : quiet(left);
   }
 
   /** Without Redis a leave is only local: the rewrite on reconnect reports what really changed. */
-  private leaveShared(appId: string, channel: string, memberId: string | undefined, local?: LeaveOutcome): Maybe<LeaveOutcome> {
+  private leaveShared(conn: Connection, channel: string, memberId: string | undefined, local?: LeaveOutcome): Maybe<LeaveOutcome> {
     const fallback = quiet(local ?? { subscriptionCount: 0, vacated: false, memberRemoved: false });
     if (!this.link.isReady) return fallback;
     const node = this.nodeId;
-    return this.link.cmd.leave(...this.channelKeys(appId, channel, node), channel, memberId ?? '').then(
+    const app = conn.app.id;
+    const announce = memberId === undefined ? [] : this.bus.memberMessage(app, channel, memberRemoved(channel, memberId), conn.socketId);
+    return this.link.cmd.leave(...this.channelKeys(app, channel, node), channel, memberId ?? '', ...announce).then(
       (reply) => {
         const [count, removed] = reply as [number, number];
         if (count === DEAD) {
           this.membership.declaredDead(node);
           return fallback;
         }
-        return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed === 1 };
+        if (removed > 0) this.memberOrder.announce(conn.socketId, channel, removed);
+        return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed > 0 };
       },
       () => fallback,
     );
@@ -260,6 +312,7 @@ export class RedisAdapter implements Adapter {
       k.members(appId, channel),
       k.info(appId, channel),
       k.nodeMembers(appId, node),
+      k.seq(appId),
     ];
   }
 
@@ -368,26 +421,23 @@ export class RedisAdapter implements Adapter {
     return { occupied: subscriptionCount > 0, subscriptionCount, userCount: users };
   }
 
-  /**
-   * One page of the cluster's occupied channels. The script reads the app's whole channel hash
-   * (one round trip); paging happens here, so the reply to the client is built page by page but
-   * Redis still scans every channel of the app per page.
-   */
+  /** One page of the cluster's occupied channels: Redis reads only that page (CHANNELS in scripts.ts). */
   async channels(appId: string, query: ChannelQuery): Promise<ChannelPage> {
-    const flat = (await this.query(() => this.link.cmd.channels(this.keys.channels(appId), this.keys.base(appId), query.prefix))) as (string | number)[];
-    const rows: [name: string, subscriptions: number, users: number][] = [];
-    for (let i = 0; i < flat.length; i += 3) {
-      const name = String(flat[i]);
-      if (name.startsWith(USER_CHANNEL_PREFIX) || (query.after !== undefined && name <= query.after)) continue;
-      rows.push([name, Number(flat[i + 1]), Number(flat[i + 2])]);
+    const { prefix, after = '', limit } = query;
+    const flat = (await this.query(() => this.link.cmd.channels(this.keys.channels(appId), this.keys.base(appId), prefix, after, limit))) as (string | number)[];
+    const names: string[] = [];
+    const subscriptionCounts: number[] = [];
+    const userCounts: number[] = [];
+    for (let i = 0; i < flat.length && names.length < limit; i += 3) {
+      names.push(String(flat[i]));
+      subscriptionCounts.push(Number(flat[i + 1]));
+      userCounts.push(Number(flat[i + 2]));
     }
-    rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const taken = rows.slice(0, query.limit);
     return {
-      names: taken.map((r) => r[0]),
-      subscriptionCounts: taken.map((r) => r[1]),
-      ...(query.withUserCounts ? { userCounts: taken.map((r) => r[2]) } : {}),
-      next: rows.length > query.limit ? taken[taken.length - 1]![0] : undefined,
+      names,
+      subscriptionCounts,
+      ...(query.withUserCounts ? { userCounts } : {}),
+      next: flat.length > limit * 3 ? names[names.length - 1] : undefined,
     };
   }
 
@@ -427,24 +477,32 @@ export class RedisAdapter implements Adapter {
   /** This node's part of the app's state, from its connections (those of a dead id excluded). */
   private part(appId: string): string {
     const part: NodeContribution = this.local.contribution(appId, (conn) => this.shares(conn));
+    // Handed to this rewrite only (lost if Redis drops during it: no channel_occupied then).
+    const alone = [...(this.occupiedAlone.get(appId) ?? [])].filter((channel) => part.channels.has(channel));
+    this.occupiedAlone.delete(appId);
     return JSON.stringify({
       connections: part.connections,
       channels: [...part.channels].flat(),
       members: part.members.flatMap(([channel, user, n, info]) => [channel, user, n, JSON.stringify(info ?? null)]),
       users: [...part.users].flat(),
+      occupied: alone,
     });
   }
 
-  /** What a dead node's clients (or this node's during an outage) left behind, told once to the cluster. */
-  private departed(appId: string, removed: string[], vacated: string[], offline: string[]): void {
+  /**
+   * What a dead node's clients (or this node's during an outage) left behind, and the channels
+   * first occupied on this node during an outage, told once to the cluster.
+   */
+  private departed(appId: string, removed: string[], vacated: string[], offline: string[], occupied: string[]): void {
     const { events } = this.options;
-    for (let i = 0; i < removed.length; i += 2) {
+    for (let i = 0; i < removed.length; i += 3) {
       const channel = removed[i]!;
       const userId = removed[i + 1]!;
-      this.publish(appId, channel, memberRemoved(channel, userId));
+      this.member(appId, channel, Number(removed[i + 2]), memberRemoved(channel, userId));
       events.emit({ type: 'member_removed', appId, channel, userId });
     }
     for (const channel of vacated) events.emit({ type: 'channel_vacated', appId, channel });
+    for (const channel of occupied) events.emit({ type: 'channel_occupied', appId, channel });
     const app = this.apps.get(appId);
     for (const userId of offline) {
       if (app?.watchlistEvents) this.notifyWatchers(appId, userId, watchlistEvents([{ name: 'offline', user_ids: [userId] }]));
@@ -469,11 +527,6 @@ export class RedisAdapter implements Adapter {
     this.bus.sendBatches();
     await this.link.stop();
   }
-}
-
-/** A join confirmed on this node alone: whether it occupied the channel is for the cluster to know. */
-function unannounced(result: JoinResult): JoinResult {
-  return 'refused' in result ? result : { ...result, occupied: false };
 }
 
 /** Leave outcomes that announce nothing: the shared state will say what changed. */

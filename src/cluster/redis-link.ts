@@ -2,7 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Stats } from '../metrics/stats.js';
 import { connect, type ClientOptions, type RedisTarget } from './redis-target.js';
-import { CHANNELS, COUNT, HEARTBEAT, JOIN, LEAVE, REPLACE, SIGN } from './scripts.js';
+import { CHANNELS, COUNT, HEARTBEAT, JOIN, LEAVE, RELAY, REPLACE, SIGN } from './scripts.js';
 
 /** Reconnect attempts back off to this, so cross-node delivery resumes within about a second of Redis. */
 const MAX_RETRY_MS = 1000;
@@ -19,16 +19,18 @@ export interface Scripts {
   replace: Script;
   heartbeat: Script;
   channels: Script;
+  relay: Script;
 }
 
 const SCRIPTS: Record<keyof Scripts, [keys: number, lua: string]> = {
-  join: [7, JOIN],
-  leave: [6, LEAVE],
+  join: [8, JOIN],
+  leave: [7, LEAVE],
   sign: [3, SIGN],
   count: [2, COUNT],
   replace: [8, REPLACE],
   heartbeat: [2, HEARTBEAT],
   channels: [1, CHANNELS],
+  relay: [2, RELAY],
 };
 
 /**
@@ -69,9 +71,12 @@ export class RedisLink {
       enableAutoPipelining: true,
     };
     this.sharded = target.kind === 'cluster';
-    // A Cluster client has the same commands (routed by key slot); only its pub/sub differs (see `publish`).
+    // A Cluster client has the same commands (routed by key slot); only its pub/sub differs (see `subscribe`).
     this.cmd = connect(target, options) as Redis & Scripts;
-    for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) this.cmd.defineCommand(name, { numberOfKeys, lua });
+    // The bus messages scripts publish (member events, relayed batches) are sharded pub/sub on a
+    // cluster: SPUBLISH from a script reaches the shard of the app's slot, which is the script's own.
+    const publish = `local PUBLISH = '${this.sharded ? 'SPUBLISH' : 'PUBLISH'}'\n`;
+    for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) this.cmd.defineCommand(name, { numberOfKeys, lua: publish + lua });
     // The subscriber only sends SUBSCRIBE (again after each reconnect): its queue holds at most those.
     this.sub = connect(target, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false, sharded: true });
 
@@ -99,11 +104,6 @@ export class RedisLink {
       return;
     }
     await Promise.all(channels.map((channel) => this.sub.ssubscribe(channel)));
-  }
-
-  /** PUBLISH, or SPUBLISH on a cluster (to the shard owning the channel's slot). */
-  publish(channel: string, message: string): Promise<unknown> {
-    return this.sharded ? this.cmd.spublish(channel, message) : this.cmd.publish(channel, message);
   }
 
   get isReady(): boolean {

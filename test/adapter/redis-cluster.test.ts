@@ -3,8 +3,10 @@
  * contract suite (one node) cannot show. The multi-process tests in test/cluster run the same
  * rules through real Herald processes and official clients.
  */
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memberAdded, memberRemoved } from '../../protocol/frames.js';
 import { SharedStateUnavailable } from '../../src/adapter/adapter.js';
 import type { JoinOutcome, JoinResult } from '../../src/channels/channels.js';
 import { RedisAdapter } from '../../src/cluster/redis-adapter.js';
@@ -120,6 +122,62 @@ describe('redis cluster (in process)', () => {
     expect(inbox(onB)).toEqual(['F1', 'L', 'F3']);
   });
 
+  it('sends an event over Redis only when another node holds subscribers of its channel', async () => {
+    const [a, b] = await cluster(2);
+    const spy = new Redis(redis.url);
+    const heard: string[] = [];
+    spy.on('message', (_channel: string, raw: string) => heard.push(raw));
+    await spy.subscribe(`c${run}:{app}:bus`);
+    try {
+      const [onA, onB] = [await connect(a), await connect(b)];
+      await join(a, onA, 'here-only');
+      await join(a, onA, 'both');
+      await join(b, onB, 'both');
+      a.adapter.publish('app', 'here-only', 'LOCAL');
+      a.adapter.publish('app', 'nobody', 'NOWHERE');
+      a.adapter.publish('app', 'both', 'SHARED');
+      await until(() => inbox(onB).includes('SHARED'), 'the shared event on node b');
+      expect(inbox(onA)).toEqual(['LOCAL', 'SHARED']);
+      expect(inbox(onB)).toEqual(['SHARED']);
+      // A subscription on node b, confirmed: from now on node a's events of that channel travel.
+      await join(b, onB, 'here-only');
+      a.adapter.publish('app', 'here-only', 'LATER');
+      await until(() => inbox(onB).includes('LATER'), 'the event after node b subscribed');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(heard.join()).not.toMatch(/LOCAL|NOWHERE/);
+      expect(heard.join()).toMatch(/SHARED[^]*LATER/);
+    } finally {
+      spy.disconnect();
+    }
+  });
+
+  it('reads one page of GET /channels from Redis, not every channel of the app', async () => {
+    const [a, b] = await cluster(2);
+    const [onA, onB] = [await connect(a), await connect(b)];
+    for (let i = 0; i < 300; i++) await join(i % 2 ? a : b, i % 2 ? onA : onB, `room-${String(i).padStart(3, '0')}`);
+    await join(a, onA, 'presence-lobby', 'ada');
+    const probe = new Redis(redis.url);
+    const sent = async () => Number(/total_net_output_bytes:(\d+)/.exec(await probe.info('stats'))![1]);
+    try {
+      const before = await sent();
+      const page = await b.adapter.channels('app', { prefix: 'room-', after: 'room-099', limit: 3 });
+      expect(page).toEqual({ names: ['room-100', 'room-101', 'room-102'], subscriptionCounts: [1, 1, 1], next: 'room-102' });
+      // What Redis sent meanwhile (the page, and the first INFO's reply): not the app's 301 channels (6.5 KB).
+      expect((await sent()) - before).toBeLessThan(3000);
+    } finally {
+      probe.disconnect();
+    }
+    expect(await a.adapter.channels('app', { prefix: 'presence-', limit: 10, withUserCounts: true })).toEqual({
+      names: ['presence-lobby'],
+      subscriptionCounts: [1],
+      userCounts: [1],
+      next: undefined,
+    });
+    expect((await a.adapter.channels('app', { prefix: 'room-', after: 'room-298', limit: 10 })).names).toEqual(['room-299']);
+    await b.adapter.unsubscribe(onB, 'room-298');
+    expect((await a.adapter.channels('app', { prefix: 'room-29', after: 'room-296', limit: 10 })).names).toEqual(['room-297', 'room-299']);
+  });
+
   it('counts channels, members and connections across nodes, in one answer on any node', async () => {
     const [a, b] = await cluster(2);
     const [a1, a2, b1] = [await connect(a), await connect(a), await connect(b)];
@@ -148,6 +206,38 @@ describe('redis cluster (in process)', () => {
       expect(leaves.filter((l) => l.memberRemoved)).toHaveLength(1);
       expect(leaves.filter((l) => l.vacated)).toHaveLength(1);
     }
+  });
+
+  it('a member event reaches exactly the subscribers whose member list did not have the change yet, on every node', async () => {
+    const [a, b] = await cluster(2);
+    const ch = 'presence-crossing';
+    const [joiner, leaver] = [await connect(a), await connect(a)];
+    const [before, between, after] = [await connect(b), await connect(b), await connect(b)];
+    await join(b, before, ch, 'before');
+    await join(a, leaver, ch, 'leaver');
+    // Node b reads its bus late (a busy event loop): the events reach it after it has read
+    // member lists that already hold the changes.
+    const busOfB = (b.adapter as unknown as { link: { sub: { stream: { pause(): void; resume(): void } } } }).link.sub.stream;
+    busOfB.pause();
+    // Each event goes out as the WebSocket layer sends it: as soon as the join or leave settles.
+    expect((await join(a, joiner, ch, 'u1')).memberAdded).toBe(true);
+    a.adapter.publish('app', ch, memberAdded(ch, 'u1', { name: 'u1' }), joiner.socketId);
+    expect((await join(b, between, ch, 'between')).presence?.ids.sort()).toEqual(['before', 'between', 'leaver', 'u1']);
+    expect((await a.adapter.unsubscribe(leaver, ch)).memberRemoved).toBe(true);
+    a.adapter.publish('app', ch, memberRemoved(ch, 'leaver'), leaver.socketId);
+    expect((await join(b, after, ch, 'after')).presence?.ids.sort()).toEqual(['after', 'before', 'between', 'u1']);
+    busOfB.resume();
+    a.adapter.publish('app', ch, 'MARK');
+    await until(() => [before, between, after].every((c) => inbox(c).includes('MARK')), 'the marker on node b');
+    const events = (conn: Connection) => inbox(conn).map((f) => (f === 'MARK' ? f : `${JSON.parse(f).event} ${JSON.parse(JSON.parse(f).data).user_id}`));
+    expect(events(before)).toEqual(['pusher_internal:member_added leaver', 'pusher_internal:member_added u1', 'pusher_internal:member_removed leaver', 'MARK']);
+    expect(events(between)).toEqual(['pusher_internal:member_removed leaver', 'MARK']);
+    expect(events(after)).toEqual(['MARK']);
+    expect(events(joiner).filter((e) => e.endsWith(' leaver'))).toEqual(['pusher_internal:member_removed leaver']);
+    // Later events reach every subscriber, through the channel's topic again.
+    a.adapter.publish('app', ch, 'NEXT');
+    await until(() => inbox(after).includes('NEXT'), 'a plain event on node b');
+    expect([before, between].map((c) => inbox(c).at(-1))).toEqual(['NEXT', 'NEXT']);
   });
 
   it('enforces maxPresenceMembers and maxConnections cluster-wide', async () => {
@@ -182,8 +272,9 @@ describe('redis cluster (in process)', () => {
     expect(await a.adapter.signIn(onA)).toBe(true);
     crash(a);
     await until(async () => (await b.adapter.users('app', 'presence-room')).length === 1, 'the ghost to be reaped', 10_000);
-    await until(() => inbox(watcher).length === 2, 'member_removed and offline on node b');
-    expect(inbox(watcher).map((f) => JSON.parse(f).event).sort()).toEqual(['pusher_internal:member_removed', 'pusher_internal:watchlist_events']);
+    // The ghost's join was announced by its script; its removal by the reaper.
+    await until(() => inbox(watcher).length === 3, 'member_removed and offline on node b');
+    expect(inbox(watcher).map((f) => JSON.parse(f).event).sort()).toEqual(['pusher_internal:member_added', 'pusher_internal:member_removed', 'pusher_internal:watchlist_events']);
     expect(await b.adapter.channelInfo('app', 'private-only-a')).toEqual({ occupied: false, subscriptionCount: 0, userCount: 0 });
     expect(await c.adapter.clusterConnectionCount('app')).toBe(1);
     expect(await c.adapter.isOnline('app', 'ghost')).toBe(false);
@@ -241,6 +332,8 @@ describe('redis cluster (in process)', () => {
 
     const late = await connect(a);
     expect(await join(a, late, 'news')).toMatchObject({ subscriptionCount: 2 });
+    // First subscriber anywhere, but the cluster cannot know that yet: no channel_occupied now.
+    expect(await join(a, late, 'quiet-room')).toMatchObject({ subscriptionCount: 1, occupied: false });
     expect(await a.adapter.subscribe(late, 'presence-room', { id: 'x', info: null })).toEqual({ refused: 'unavailable' });
     await expect(a.adapter.channelInfo('app', 'news')).rejects.toBeInstanceOf(SharedStateUnavailable);
     for (let i = 0; i < 5; i++) a.adapter.publish('app', 'news', `Q${i}`);
@@ -263,5 +356,8 @@ describe('redis cluster (in process)', () => {
     // Redis restarted empty: each node rewrote its part.
     await until(async () => (await b.adapter.channelInfo('app', 'news')).subscriptionCount === 3, 'counts rewritten');
     expect(await b.adapter.clusterConnectionCount('app')).toBe(3);
+    // The channel first occupied during the outage is announced once, by the node that holds it;
+    // 'news', occupied before the outage, is not announced again.
+    expect([...a.events, ...b.events].filter((e) => e.type === 'channel_occupied')).toEqual([{ type: 'channel_occupied', appId: 'app', channel: 'quiet-room' }]);
   });
 });

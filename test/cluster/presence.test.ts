@@ -104,6 +104,42 @@ describe('cluster-wide presence', () => {
     }
   }, 60_000);
 
+  it('a member list and the member events after it agree when a join or leave on one node crosses a subscribe on another (40 rounds)', async () => {
+    // The joining node announces the change only after Redis has it: a subscriber elsewhere may
+    // read a list that already holds it and then receive the event (a second member_added).
+    const mover = await rawOn(n0);
+    const first = await rawOn(n1);
+    const second = await rawOn(n2);
+    const sdk = n0.sdk();
+    const views: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      const ch = `presence-cross-${round}`;
+      sendJoin(mover.client, mover.socketId, ch, 'mover');
+      sendJoin(first.client, first.socketId, ch, 'first');
+      const [, listed] = await Promise.all([subscriptionAnswer(mover.client, ch), subscriptionAnswer(first.client, ch)]);
+      expect(listed.event).toBe('pusher_internal:subscription_succeeded');
+      mover.client.send({ event: 'pusher:unsubscribe', data: { channel: ch } });
+      sendJoin(second.client, second.socketId, ch, 'second');
+      const late = await subscriptionAnswer(second.client, ch);
+      expect(late.event).toBe('pusher_internal:subscription_succeeded');
+      // Node 0 made both changes: its later trigger reaches each client after their events.
+      await sdk.trigger(ch, 'mark', {});
+      for (const [client, answer] of [[first.client, listed], [second.client, late]] as const) {
+        const deadline = Date.now() + 5000;
+        while (!client.frames.some((f) => f.event === 'mark' && f.channel === ch)) {
+          expect(Date.now(), `the mark on ${ch}`).toBeLessThan(deadline);
+          await sleep(10);
+        }
+        const added = memberEvents(client, ch, 'member_added').filter((u) => u === 'mover').length;
+        const removed = memberEvents(client, ch, 'member_removed').filter((u) => u === 'mover').length;
+        const inList = memberIds(answer).includes('mover') ? 1 : 0;
+        // Listed or added once, then removed once: never added while listed, never removed unseen.
+        views.push(`${ch}: listed ${inList} added ${added} removed ${removed} ${JSON.stringify(client.frames.filter((f) => f.channel === ch))}`);
+        expect(inList + added <= 1 && inList + added - removed === 0, views.at(-1)).toBe(true);
+      }
+    }
+  }, 90_000);
+
   it('two connections of one user closing at the same moment on two nodes: one member_removed', async () => {
     for (let round = 0; round < 10; round++) {
       const ch = `presence-close-race-${round}`;
