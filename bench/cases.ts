@@ -17,6 +17,8 @@ export interface RunContext {
   durationMs: number | null;
   /** Connection counts of the idle steps override (RSS per connection comes from the last step). */
   idleSteps: number[] | null;
+  /** Delivered messages per second in the fan-out cases' fixed-rate phase. */
+  fanoutRate: number;
   log: (msg: string) => void;
 }
 
@@ -173,7 +175,7 @@ export function cases(quick: boolean): Case[] {
       ],
       run: (ctx) => {
         const d = dur(ctx, 10_000, 3_000);
-        const params = { subscribers: subs, durationMs: d, warmupMs: ctx.quick ? 1000 : 2000, window: 8, rateMsgsPerSec: 20_000, maxEvents: 100_000 };
+        const params = { subscribers: subs, durationMs: d, warmupMs: ctx.quick ? 1000 : 2000, window: 8, rateMsgsPerSec: ctx.fanoutRate, maxEvents: 100_000 };
         const rateMs = Math.max(d, (50 / (params.rateMsgsPerSec / subs)) * 1000);
         return withWorker(ctx, (w) => w.call<Figures>('fanout', params, budget(3, d, subs) + rateMs * 2));
       },
@@ -321,7 +323,11 @@ export function goals(caseNames: string[]): Goal[] {
   }
   // Issue #9: the cost of running three nodes on one Redis instead of one node (server CPU, every node summed).
   if (caseNames.includes('fanout-10k')) {
-    g.push({ caseName: 'fanout-10k', metric: 'flat_cpu_us_per_msg', peer: 'herald-3', peerOverHerald: true, op: '<=', limit: 1.2, text: '3 nodes: CPU/delivered message within 1.2x of one node' });
+    // At the same delivered rate. Flat-out, the two deliver different rates (three nodes sharing
+    // one core with Redis go slower), and CPU per message falls with the rate as uWS packs more
+    // events into each socket write, so that ratio compares two write-batching regimes.
+    g.push({ caseName: 'fanout-10k', metric: 'rate_cpu_us_per_msg', peer: 'herald-3', peerOverHerald: true, op: '<=', limit: 1.2, text: '3 nodes: CPU/delivered message at the same rate within 1.2x of one node' });
+    g.push({ caseName: 'fanout-10k', metric: 'flat_cpu_us_per_msg', peer: 'herald-3', peerOverHerald: true, op: '<=', limit: 1.2, text: '3 nodes flat-out (each at its own rate): CPU/delivered message within 1.2x of one node' });
   }
   for (const c of caseNames.filter((n) => n.startsWith('rest-'))) {
     g.push({ caseName: c, metric: 'cpu_us_per_request', peer: 'herald-3', peerOverHerald: true, op: '<=', limit: 1.5, text: '3 nodes: CPU/REST trigger within 1.5x of one node' });

@@ -1,7 +1,7 @@
 /**
  * Herald benchmark: `npm run bench -- [--scenario idle,fanout,channels,rest,presence,client]
  *   [--targets herald,soketi,bare] [--reps 3] [--quick] [--duration MS] [--idle-steps 1000,10000,19500]
- *   [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--root DIR] [--root-node PATH]`
+ *   [--fanout-rate MSGS_PER_S] [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--root DIR] [--root-node PATH]`
  *
  * Target `herald-root` runs Herald inside the Debian 13 / Node 24 root that `.ci/node24` builds and
  * installs Herald into (default /var/cache/herald/trixie-root; run that first), as root (chroot), with
@@ -30,6 +30,7 @@ interface Options {
   quick: boolean;
   durationMs: number | null;
   idleSteps: number[] | null;
+  fanoutRate: number;
   pin: boolean;
   build: boolean;
   results: string | null;
@@ -39,7 +40,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, pin: true, build: true, results: null, bail: false, profile: false, root: DEFAULT_ROOT };
+  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, fanoutRate: 20_000, pin: true, build: true, results: null, bail: false, profile: false, root: DEFAULT_ROOT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -77,6 +78,10 @@ function parseArgs(argv: string[]): Options {
         o.idleSteps = steps;
         break;
       }
+      case '--fanout-rate':
+        o.fanoutRate = Number(val());
+        if (!Number.isInteger(o.fanoutRate) || o.fanoutRate < 1) throw new Error('--fanout-rate needs delivered messages per second');
+        break;
       case '--no-pin':
         o.pin = false;
         break;
@@ -282,7 +287,7 @@ async function main(): Promise<void> {
           const logName = `${stamp}-${c.name}-${target}-${rep}`;
           const nodeFlags = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`, `--cpu-prof-name=${logName}.cpuprofile`] : [];
           server = await startServer(target, { core: pin.server, logName, nodeFlags, root: o.root });
-          rec.figures = await c.run({ server, loadCore: pin.load, quick: o.quick, durationMs: o.durationMs, idleSteps: o.idleSteps, log });
+          rec.figures = await c.run({ server, loadCore: pin.load, quick: o.quick, durationMs: o.durationMs, idleSteps: o.idleSteps, fanoutRate: o.fanoutRate, log });
           if (!server.alive()) throw new Error(`${target} died during the run:\n${server.output().slice(-2000)}`);
         } catch (e) {
           rec.error = (e as Error).message;
