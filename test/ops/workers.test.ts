@@ -28,9 +28,10 @@ function exited(child: ChildProcess): Promise<{ code: number | null; stderr: str
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
 }
 
+/** The supervisor's Herald workers: forked with its `start …` arguments (tsx's esbuild service, also a child, is not one). */
 const childPids = (pid: number): Promise<number[]> =>
   new Promise((resolve) =>
-    execFile('pgrep', ['-P', String(pid)], (_err, stdout) => resolve(stdout.split('\n').filter(Boolean).map(Number))),
+    execFile('pgrep', ['-P', String(pid), '-f', 'src/cli.ts start'], (_err, stdout) => resolve(stdout.split('\n').filter(Boolean).map(Number))),
   );
 
 async function scrape(port: number): Promise<string> {
