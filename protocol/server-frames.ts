@@ -81,6 +81,16 @@ export function memberRemoved(channel: string, userId: string): string {
 }
 
 /**
+ * An event whose `data` is a string, as the server publishes them (REST, broadcast, ingest, the
+ * cache): one `JSON.stringify` of a literal gives the frame with `data` JSON-encoded, as one flat
+ * string. Splicing parts would leave a chain of pieces that the transport copies again when it
+ * sends, and the garbage of a published event is what drives the young generation's collections.
+ */
+export function serverEvent(event: string, channel: string, data: string): string {
+  return JSON.stringify({ event, channel, data });
+}
+
+/**
  * `dataJson` is spliced in unchanged so REST strings and relayed client payloads
  * reach subscribers byte-for-byte as the publisher produced them.
  */

@@ -1,4 +1,4 @@
-import { channelEvent } from '../../protocol/frames.js';
+import { serverEvent } from '../../protocol/frames.js';
 import { channelKind } from '../../protocol/names.js';
 import type { Adapter } from '../adapter/adapter.js';
 import type { AppConfig } from '../config/schema.js';
@@ -16,6 +16,6 @@ export function publishEvent(
   exceptSocketId?: string,
   localOnly?: boolean,
 ): void {
-  adapter.publish(app.id, channel, channelEvent(event, channel, JSON.stringify(data)), exceptSocketId, localOnly);
+  adapter.publish(app.id, channel, serverEvent(event, channel, data), exceptSocketId, localOnly);
   if (channelKind(channel).cache) adapter.cache(app.id, channel, event, data, app.cacheTtl);
 }

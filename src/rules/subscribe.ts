@@ -1,10 +1,10 @@
 import { ErrorCode } from '../../protocol/codes.js';
 import {
   cacheMiss,
-  channelEvent,
   memberAdded,
   memberRemoved,
   parseChannelData,
+  serverEvent,
   subscriptionError,
   subscriptionSucceeded,
 } from '../../protocol/frames.js';
@@ -81,7 +81,7 @@ function joined(ctx: ServerContext, conn: Connection, channel: string, kind: Cha
     conn.send(subscriptionSucceeded(channel, result.presence));
     if (kind.cache) {
       const cached = result.cached;
-      conn.send(cached ? channelEvent(cached.event, channel, JSON.stringify(cached.data)) : cacheMiss(channel));
+      conn.send(cached ? serverEvent(cached.event, channel, cached.data) : cacheMiss(channel));
       if (!cached) ctx.events.emit({ type: 'cache_miss', appId: app.id, channel });
     }
   });

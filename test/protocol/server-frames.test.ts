@@ -3,6 +3,7 @@ import {
   cacheMiss,
   channelEvent,
   relayedClientEvent,
+  serverEvent,
   connectionEstablished,
   errorFrame,
   memberAdded,
@@ -126,15 +127,25 @@ describe('server frames match the reference examples', () => {
 
   it('channel event from REST passes the data string verbatim (1.6 worked example, 2.6)', () => {
     const restData = '{"message":"hello"}';
-    const frame = channelEvent('my-event', 'my-channel', JSON.stringify(restData));
+    const frame = serverEvent('my-event', 'my-channel', restData);
     expect(frame).toBe('{"event":"my-event","channel":"my-channel","data":"{\\"message\\":\\"hello\\"}"}');
-    expectFrame(channelEvent('order-shipped', 'private-orders.5', JSON.stringify('{"id":5}')), '{"event":"order-shipped","channel":"private-orders.5","data":"{\\"id\\":5}"}');
-    expect(JSON.parse(channelEvent('e', 'c', JSON.stringify('hello world'))).data).toBe('hello world');
+    expectFrame(serverEvent('order-shipped', 'private-orders.5', '{"id":5}'), '{"event":"order-shipped","channel":"private-orders.5","data":"{\\"id\\":5}"}');
+    expect(JSON.parse(serverEvent('e', 'c', 'hello world')).data).toBe('hello world');
+  });
+
+  it('a server event is byte for byte the frame spliced from its JSON-encoded parts', () => {
+    for (const [event, channel, data] of [
+      ['bench', 'private-user.1', '~T123456789:42~' + 'x'.repeat(85)],
+      ['App\\Events\\OrderShipped', 'presence-room.5', '{"id":5,"note":"line\nbreak \u2028 \ud83d\ude00 \ud800"}'],
+      ['', 'c', ''],
+    ] as const) {
+      expect(serverEvent(event, channel, data)).toBe(channelEvent(event, channel, JSON.stringify(data)));
+    }
   });
 
   it('PHP-escaped REST data is not re-encoded', () => {
     const phpData = '{"id":5,"url":"http:\\/\\/x\\/y"}';
-    const frame = channelEvent('App\\Events\\OrderShipped', 'private-orders.5', JSON.stringify(phpData));
+    const frame = serverEvent('App\\Events\\OrderShipped', 'private-orders.5', phpData);
     expect(JSON.parse(frame).data).toBe(phpData);
   });
 
@@ -197,6 +208,7 @@ describe('server frames match the reference examples', () => {
   it('escapes channel and event names safely', () => {
     const name = 'we"ird\\name\u2028';
     expect(JSON.parse(channelEvent(name, name, '1'))).toEqual({ event: name, channel: name, data: 1 });
+    expect(JSON.parse(serverEvent(name, name, name))).toEqual({ event: name, channel: name, data: name });
     expect(JSON.parse(cacheMiss(name)).channel).toBe(name);
     expect(JSON.parse(errorFrame(null, name)).data.message).toBe(name);
   });
