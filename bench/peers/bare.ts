@@ -7,7 +7,7 @@
  *
  * Prints `listening <port>` on stdout once bound.
  */
-import uWS from '@trufflesuite/uws-js-unofficial';
+import * as uWS from 'uws-pack';
 
 interface Conn {
   socketId: string;

@@ -22,7 +22,7 @@ const SEED_LIST = /^\s*(rediss?:\/\/[^,\s]+|[^,:\s]+:\d+)(\s*,\s*(rediss?:\/\/[^
 
 export const clientEventModes = ['none', 'members', 'all'] as const;
 /** uWebSockets.js builds by version (src/transport/engine.ts), or the newest that loads. */
-export const uwsChoices = ['auto', '20.57', '20.30'] as const;
+export const uwsChoices = ['auto', '20.57', '20.4x'] as const;
 
 /** Pusher's webhook event types (reference section 7), in its order: a webhook's default. */
 export const pusherWebhookEvents = [
@@ -272,7 +272,7 @@ export const serverSchema = z.object({
   }),
   uws: opt(z.enum(uwsChoices).default('auto'), {
     env: 'HERALD_UWS',
-    doc: 'uWebSockets.js build: `auto` (the newest whose native binary loads here), or `20.57` / `20.30` to insist on one (start fails if it does not load).',
+    doc: 'uWebSockets.js build: `auto` (the newest whose native binary loads here), or `20.57` / `20.4x` to insist on one (start fails if it does not load).',
   }),
   tlsCert: opt(z.string().optional(), { env: 'HERALD_TLS_CERT', doc: 'PEM certificate file; with `tlsKey`, serve wss:// and https:// directly.' }),
   tlsKey: opt(z.string().optional(), { env: 'HERALD_TLS_KEY', doc: 'PEM private key file for `tlsCert`.', secret: true }),

@@ -1,28 +1,31 @@
 /**
  * Which uWebSockets.js build this process runs on. uWebSockets.js is not on npm under its own name;
- * two Apache-2.0 republishes carry its native binaries, one file per platform × arch × Node ABI:
- *   v20.30: Node 16/18/20 binaries, glibc ≥ 2.27 (Debian 12's 2.36 included);
+ * two republishes carry its native binaries, one file per platform × arch × Node ABI:
+ *   v20.4x (uws-pack): Node 18/20/21/22 binaries, glibc ≥ 2.27 (Debian 12's 2.36 included);
  *   v20.57: Node 20/22/24/25 binaries, glibc ≥ 2.38 (Debian 13, Ubuntu 24.04).
- * Both packages hide a failed load: v20.30's entry point warns and returns a slow JavaScript shim that
- * breaks on the first HTTP request, v20.57's throws one generic sentence. So the binary for this
- * process is loaded directly, never through the package's entry point: it either loads natively or
- * fails with the loader's own reason (missing file, wrong ABI, `GLIBC_2.38' not found), and no shim
- * can slip in.
+ * uws-pack does not say which v20.4x tag it repacks; its binaries have the v20.44+ API (timers,
+ * `adoptSocket`, `filter`) and still a Node 21 binary, so it is one of v20.44–v20.49. It declares
+ * `engines: node >=22` although it runs on Node 20, and npm silently skips an optional dependency
+ * whose engines do not match, so it is a plain dependency (npm only warns on Node 20).
+ * Both entry points wrap a failed load in a sentence about Node versions whatever the cause, and
+ * uws-pack's is ESM only (no synchronous `require`), so the binary for this process is loaded
+ * directly: it either loads natively or fails with the loader's own reason (missing file, wrong
+ * ABI, `GLIBC_2.38' not found).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import type * as UWS from '@trufflesuite/uws-js-unofficial';
+import { join } from 'node:path';
+import type * as UWS from 'uws-pack';
 import type { uwsChoices } from '../config/schema.js';
 
-/** The native module; typed by the v20.30 declarations, differences are handled in `uws.ts`. */
+/** The native module; typed by the older build's declarations, differences are handled in `uws.ts`. */
 export type UwsModule = typeof UWS;
 
 export interface UwsBuild {
   /** The uWebSockets.js version, as the `uws` option names it. */
   version: Exclude<UwsChoice, 'auto'>;
   package: string;
-  /** Binaries' folder, relative to the package's entry file. */
+  /** Binaries' folder, relative to the package's directory. */
   binaries: string;
   /** Node majors Herald supports that the build has binaries for (Herald needs Node ≥ 20.12). */
   node: readonly number[];
@@ -32,7 +35,7 @@ export interface UwsBuild {
 /** Newest first: `auto` takes the first one that loads. */
 export const UWS_BUILDS: readonly UwsBuild[] = [
   { version: '20.57', package: '@btc-vision/uwebsockets.js', binaries: '.', node: [20, 22, 24, 25], minGlibc: '2.38' },
-  { version: '20.30', package: '@trufflesuite/uws-js-unofficial', binaries: '../binaries', node: [20], minGlibc: '2.27' },
+  { version: '20.4x', package: 'uws-pack', binaries: 'dist/bin', node: [20, 22], minGlibc: '2.27' },
 ];
 
 export type UwsChoice = (typeof uwsChoices)[number];
@@ -81,13 +84,9 @@ export function runtimeDescription(): string {
 }
 
 export function loadBuild(build: UwsBuild): { uws: UwsModule; packageVersion: string } | { reason: string } {
-  let entry: string;
-  try {
-    entry = require.resolve(build.package);
-  } catch {
-    return { reason: `${build.package} is not installed` };
-  }
-  const file = join(dirname(entry), build.binaries, `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+  const dir = packageDir(build.package);
+  if (!dir) return { reason: `${build.package} is not installed` };
+  const file = join(dir, build.binaries, `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
   if (!existsSync(file)) return { reason: `no binary for ${process.platform}-${process.arch} Node ABI ${process.versions.modules}` };
   let uws: UwsModule;
   try {
@@ -96,10 +95,11 @@ export function loadBuild(build: UwsBuild): { uws: UwsModule; packageVersion: st
     return { reason: firstLine(error) };
   }
   if (!isNative(uws)) return { reason: `${file} is not a native module` };
-  return { uws, packageVersion: packageVersionOf(entry, build.package) };
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string };
+  return { uws, packageVersion: pkg.version ?? 'unknown' };
 }
 
-/** A native addon's functions print as `[native code]`; the shim's are JavaScript source. */
+/** A native addon's functions print as `[native code]`; JavaScript's print their source. */
 export function isNative(module: unknown): boolean {
   const app = (module as { App?: unknown } | null)?.App;
   return typeof app === 'function' && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(app));
@@ -124,15 +124,15 @@ function glibcVersion(): string | undefined {
   return header?.glibcVersionRuntime;
 }
 
-function packageVersionOf(entry: string, name: string): string {
-  // The package's `exports` may hide package.json from `require.resolve`, so walk up from the entry.
-  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === name) return pkg.version ?? 'unknown';
+/**
+ * The package's folder, looked up where `require` would look. Not through `require.resolve`: uws-pack
+ * exports only an `import` entry, and neither package exports its package.json.
+ */
+function packageDir(name: string): string | undefined {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(dir, name, 'package.json'))) return join(dir, name);
   }
-  return 'unknown';
+  return undefined;
 }
 
 function firstLine(error: unknown): string {

@@ -10,7 +10,7 @@ import { randomInt } from 'node:crypto';
 import { uServer, type ServerOptions as EngineOptions } from 'engine.io';
 import type { Server, Socket as IoSocket } from 'socket.io';
 import { Adapter, type BroadcastOptions, type Room, type SocketId } from 'socket.io-adapter';
-import type * as UWS from '@trufflesuite/uws-js-unofficial';
+import type * as UWS from 'uws-pack';
 import type { Transport } from './uws.js';
 
 
@@ -49,7 +49,7 @@ export function attachSocketIo(transport: Transport, io: Server, limits: EngineL
 function slowClientsClosed(app: UWS.TemplatedApp): UWS.TemplatedApp {
   const attach = {
     any: (path: string, handler: Parameters<UWS.TemplatedApp['any']>[1]) => (app.any(path, handler), attach),
-    ws: (path: string, behavior: UWS.WebSocketBehavior<unknown>) => (app.ws(path, { ...behavior, closeOnBackpressureLimit: 1 as never }), attach),
+    ws: (path: string, behavior: UWS.WebSocketBehavior<unknown>) => (app.ws(path, { ...behavior, closeOnBackpressureLimit: true }), attach),
   };
   return attach as unknown as UWS.TemplatedApp;
 }

@@ -1,9 +1,9 @@
 /**
- * The one adapter over uWebSockets.js's API (engine.ts picks and loads the build, v20.30 or v20.57;
+ * The one adapter over uWebSockets.js's API (engine.ts picks and loads the build, v20.4x or v20.57;
  * differences between them are handled here). Everything above it sees `Socket`, `HttpRequest`
  * and `HttpReply`, so the engine can be swapped without touching protocol code.
  */
-import type * as UWS from '@trufflesuite/uws-js-unofficial';
+import type * as UWS from 'uws-pack';
 import { loadUws, type UwsChoice, type UwsModule } from './engine.js';
 import { forwardedHttps, TrustedProxies } from './forwarded.js';
 import { upgradeRefusal } from './upgrade-refusal.js';
@@ -177,8 +177,7 @@ export class Transport {
     this.app.ws<Holder<U>>(pattern, {
       maxPayloadLength: this.options.maxPayloadLength,
       maxBackpressure: this.options.maxBackpressure,
-      // v20.30 declares a number, v20.57 a boolean; both read 1 as on (test/ws/backpressure.test.ts runs on both).
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: true,
       // Liveness is ours (pings, 4201 with a Pusher code), not uWS's silent idle close.
       idleTimeout: 0,
       sendPingsAutomatically: false,

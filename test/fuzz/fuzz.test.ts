@@ -206,7 +206,7 @@ describe(`HTTP edge fuzz, seed ${SEED}`, () => {
       await conn.write(bytes);
       // An answer, a close, or (for a body still owed) silence: never a crash. Waits are short.
       const res = await Promise.race([conn.response(1000).catch(() => undefined), new Promise<undefined>((resolve) => setTimeout(resolve, 300))]);
-      // uWebSockets.js v20.57 refuses what it cannot parse itself (400, or 505 with a line of HTML)
+      // uWebSockets.js (either build) refuses what it cannot parse itself (400, 431 or 505 with a line of HTML)
       // and closes; every answer of Herald's own carries a JSON content type.
       const refusedByUws = res !== undefined && res.status >= 400 && res.headers['content-type'] === undefined;
       if (res && res.status !== 101 && !refusedByUws) {
