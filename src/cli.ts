@@ -115,10 +115,10 @@ async function load(opts: LoadOptions): Promise<LoadResult> {
 }
 
 /** Loads the uWebSockets.js build the config asks for, or prints why none loads (one line) and exits 1. */
-async function requireUws(choice: LoadResult['config']['uws']): Promise<void> {
+async function requireUws(config: Pick<LoadResult['config'], 'uws' | 'maxRequestHeadSize'>): Promise<void> {
   const { loadUws, UwsUnavailableError } = await import('./transport/engine.js');
   try {
-    loadUws(choice);
+    loadUws(config.uws, config.maxRequestHeadSize);
   } catch (err) {
     if (err instanceof UwsUnavailableError) {
       process.stderr.write(`herald: ${err.message}\n`);
@@ -130,7 +130,7 @@ async function requireUws(choice: LoadResult['config']['uws']): Promise<void> {
 
 async function start(opts: LoadOptions, args: readonly string[]): Promise<void> {
   const { config, sources, warnings } = await load(opts);
-  await requireUws(config.uws);
+  await requireUws(config);
   const { DEV_APP_SOURCE } = await import('./config/load.js');
   const { createLogger } = await import('./log.js');
   const { supervise, workerCount, workerIndex } = await import('./workers/supervisor.js');
@@ -196,7 +196,7 @@ async function printConfig(opts: LoadOptions): Promise<void> {
 async function check(opts: LoadOptions): Promise<void> {
   const { config, warnings } = await load(opts);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  await requireUws(config.uws);
+  await requireUws(config);
   process.stdout.write('ok\n');
 }
 

@@ -52,7 +52,7 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
   let draining = false;
   const isDraining = () => draining;
 
-  const engine = loadUws(config.uws);
+  const engine = loadUws(config.uws, config.maxRequestHeadSize);
   const transport = new Transport({
     uws: config.uws,
     tls: config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey, passphrase: config.tlsPassphrase } : undefined,
@@ -103,9 +103,9 @@ export async function startServer(config: HeraldConfig, logger: Logger, options:
     adapter.sweep(now);
   }, sweepInterval(ctx));
 
-  const { build, packageVersion, skipped } = engine;
+  const { build, packageVersion, skipped, maxHeadBytes } = engine;
   logger.info(
-    { uws: build.version, package: `${build.package}@${packageVersion}`, node: process.version, skipped },
+    { uws: build.version, package: `${build.package}@${packageVersion}`, node: process.version, skipped, maxRequestHeadSize: maxHeadBytes },
     `uWebSockets.js v${build.version} (${build.package}@${packageVersion}, native) on Node ${process.version}`,
   );
   const scheme = transport.secure ? 'https' : 'http';

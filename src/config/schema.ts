@@ -238,6 +238,10 @@ export const serverSchema = z.object({
     env: 'HERALD_MAX_REQUEST_SIZE',
     doc: 'Largest HTTP request body in bytes (413 above it), checked before it is buffered.',
   }),
+  maxRequestHeadSize: opt(z.number().int().min(1024).default(16 * 1024), {
+    env: 'HERALD_MAX_REQUEST_HEAD_SIZE',
+    doc: 'Largest HTTP request head (request line and headers) in bytes, WebSocket handshakes included; above it uWebSockets.js answers 431 and closes. Browsers send their cookies for the host with the handshake, which can pass uWebSockets.js\'s own 4 KB.',
+  }),
   drainLimit: opt(positiveInt.default(8 * 1024 * 1024), {
     env: 'HERALD_DRAIN_LIMIT',
     doc: 'A request refused before its body was read (413, 401, 404…) has up to this many body bytes read and dropped, so the client gets the answer rather than a reset; a longer body closes the connection.',

@@ -47,6 +47,8 @@ export interface LoadedUws {
   uws: UwsModule;
   /** Builds tried before this one and why each did not load. */
   skipped: { version: string; reason: string }[];
+  /** The largest request head (request line and headers) uWS accepts before its 431, in bytes. */
+  maxHeadBytes: number;
 }
 
 /** No native build loads; the message is the one line an operator needs. */
@@ -57,8 +59,18 @@ export class UwsUnavailableError extends Error {
 const require = createRequire(import.meta.url);
 const loaded = new Map<UwsChoice, LoadedUws>();
 
-/** Loads the chosen build (or, for `auto`, the newest that loads) once per process. */
-export function loadUws(choice: UwsChoice = 'auto'): LoadedUws {
+/** uWS's own default, when nothing sets `UWS_HTTP_MAX_HEADERS_SIZE`. */
+const UWS_HEAD_DEFAULT = 4096;
+/** Fixed by the first binary this process loads: uWS reads its environment variable once. */
+let headLimit: number | undefined;
+
+/**
+ * Loads the chosen build (or, for `auto`, the newest that loads) once per process. `maxHeadBytes`
+ * takes effect only before the first binary loads: uWS reads it from `UWS_HTTP_MAX_HEADERS_SIZE`
+ * once, and its 4 KB default refuses a browser's WebSocket handshake that carries a site's cookies.
+ */
+export function loadUws(choice: UwsChoice = 'auto', maxHeadBytes?: number): LoadedUws {
+  if (headLimit === undefined && maxHeadBytes !== undefined) process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(maxHeadBytes);
   const cached = loaded.get(choice);
   if (cached) return cached;
   const candidates = choice === 'auto' ? UWS_BUILDS : UWS_BUILDS.filter((b) => b.version === choice);
@@ -69,7 +81,7 @@ export function loadUws(choice: UwsChoice = 'auto'): LoadedUws {
       skipped.push({ version: build.version, reason: attempt.reason });
       continue;
     }
-    const result = { build, packageVersion: attempt.packageVersion, uws: attempt.uws, skipped };
+    const result = { build, packageVersion: attempt.packageVersion, uws: attempt.uws, skipped, maxHeadBytes: headLimit ?? UWS_HEAD_DEFAULT };
     loaded.set(choice, result);
     return result;
   }
@@ -90,6 +102,7 @@ export function loadBuild(build: UwsBuild): { uws: UwsModule; packageVersion: st
   if (!existsSync(file)) return { reason: `no binary for ${process.platform}-${process.arch} Node ABI ${process.versions.modules}` };
   let uws: UwsModule;
   try {
+    headLimit ??= Number(process.env.UWS_HTTP_MAX_HEADERS_SIZE) || UWS_HEAD_DEFAULT;
     uws = require(file) as UwsModule;
   } catch (error) {
     return { reason: firstLine(error) };

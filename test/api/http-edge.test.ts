@@ -294,7 +294,8 @@ describe('HTTP framing', () => {
     ['HTTP/1.0', 'GET /up HTTP/1.0\r\n\r\n', 505],
     // The start of a TLS ClientHello, no line end: an https:// client on the plain port.
     ['binary garbage', Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]), 505],
-    ['over-long (8 KB)', `GET /${'a'.repeat(8 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
+    // Over `maxRequestHeadSize` (16 KB by default; uWS alone would stop at 4 KB).
+    ['over-long (20 KB)', `GET /${'a'.repeat(20 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
   ])('a request line that is %s is answered by uWebSockets.js and closed at once', async (_, bytes, status) => {
     await expectRefusedByUws(bytes, status);
   });
@@ -347,6 +348,16 @@ describe('the WebSocket route explains itself to plain HTTP', () => {
     conn.end();
     expect(res?.status).toBe(101);
     expect(res?.headers['sec-websocket-accept']).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  });
+
+  it('a browser handshake carrying 10 KB of the site\'s cookies upgrades (uWS alone refuses heads over 4 KB)', async () => {
+    const cookies = Array.from({ length: 40 }, (_, i) => `c${i}=${'v'.repeat(250)}`).join('; ');
+    const { conn, res } = await exchange(
+      head('GET', `${path}?protocol=7`, { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': 13, 'Sec-WebSocket-Key': KEY, Cookie: cookies }),
+    );
+    conn.end();
+    expect(cookies.length).toBeGreaterThan(10_000);
+    expect(res?.status).toBe(101);
   });
 });
 
