@@ -1,14 +1,17 @@
 /**
  * Herald benchmark: `npm run bench -- [--scenario idle,fanout,channels,rest,presence,client]
  *   [--targets herald,soketi,bare] [--reps 3] [--quick] [--duration MS] [--idle-steps 1000,10000,19500]
- *   [--fanout-rate MSGS_PER_S] [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--root DIR] [--root-node PATH]`
+ *   [--fanout-rate MSGS_PER_S] [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--node-flag FLAG]…
+ *   [--root DIR] [--root-node PATH]`
  *
  * Target `herald-root` runs Herald inside the Debian 13 / Node 24 root that `.ci/node24` builds and
  * installs Herald into (default /var/cache/herald/trixie-root; run that first), as root (chroot), with
  * the Node binary at --root-node inside it (default /opt/node/bin/node, the root's Node 24).
  *
  * --profile runs the servers under `node --cpu-prof` (profiles in bench/results/profiles/): for
- * finding hot spots only, since profiling changes the figures.
+ * finding hot spots only, since profiling changes the figures. --node-flag (repeatable) passes a Node
+ * flag to every server, after the ones it is started with: `--perf-basic-prof` for `perf record`
+ * (bench/README.md), `--trace-gc`, or `--max-semi-space-size=N` to try another young generation.
  *
  * Runs every case against every target alternately (A B C A B C …), each on a freshly started server
  * pinned to core 0 with the load generator on core 1, prints one JSON line per case/target/rep, then
@@ -36,11 +39,12 @@ interface Options {
   results: string | null;
   bail: boolean;
   profile: boolean;
+  nodeFlags: string[];
   root: Root;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, fanoutRate: 20_000, pin: true, build: true, results: null, bail: false, profile: false, root: DEFAULT_ROOT };
+  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, fanoutRate: 20_000, pin: true, build: true, results: null, bail: false, profile: false, nodeFlags: [], root: DEFAULT_ROOT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -96,6 +100,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--profile':
         o.profile = true;
+        break;
+      case '--node-flag':
+        o.nodeFlags.push(val());
         break;
       case '--root':
         o.root = { ...o.root, dir: val() };
@@ -285,7 +292,8 @@ async function main(): Promise<void> {
         let server;
         try {
           const logName = `${stamp}-${c.name}-${target}-${rep}`;
-          const nodeFlags = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`, `--cpu-prof-name=${logName}.cpuprofile`] : [];
+          const profile = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`, `--cpu-prof-name=${logName}.cpuprofile`] : [];
+          const nodeFlags = [...profile, ...o.nodeFlags];
           server = await startServer(target, { core: pin.server, logName, nodeFlags, root: o.root });
           rec.figures = await c.run({ server, loadCore: pin.load, quick: o.quick, durationMs: o.durationMs, idleSteps: o.idleSteps, fanoutRate: o.fanoutRate, log });
           if (!server.alive()) throw new Error(`${target} died during the run:\n${server.output().slice(-2000)}`);

@@ -150,6 +150,8 @@ async function specFor(target: Exclude<TargetName, MultiNodeTarget | 'herald-w2'
         cmd: process.execPath,
         // Started as the Dockerfile and `npm start` start it (README, Memory).
         args: ['--max-semi-space-size=1', HERALD_CLI, 'start', '--port', String(port), '--config', heraldConfig(dir, extra)],
+        // Extra Node flags go after the shipped one, so a `--node-flag --max-semi-space-size=N` wins.
+        nodeArgsAt: 1,
         cwd: ROOT,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
@@ -163,7 +165,7 @@ async function specFor(target: Exclude<TargetName, MultiNodeTarget | 'herald-w2'
       return {
         cmd: 'chroot',
         args: [...shell, '--max-semi-space-size=1', 'dist/src/cli.js', 'start', '--port', String(port), '--config', config],
-        nodeArgsAt: shell.length,
+        nodeArgsAt: shell.length + 1,
         cleanup: () => rmSync(dir, { recursive: true, force: true }),
       };
     }
