@@ -37,6 +37,9 @@ export class ConfigError extends Error {
 
 export const DEV_APP_SOURCE = 'built-in development app';
 
+/** v20.30 (`@trufflesuite/uws-js-unofficial`), replaced on Node 20 by v20.4x. */
+const RETIRED_UWS = { value: '20.30', replacement: '20.4x' } as const;
+
 // ---------------------------------------------------------------------------------------------
 // Schema introspection (zod 4 internals, read-only). Shared with docs.ts.
 
@@ -586,7 +589,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadResult {
     );
   }
 
-  // 6. Validate.
+  // 6. Validate. A build that is no longer shipped, pinned by an older deployment, maps to the one
+  // that replaced it rather than stopping the start.
+  if (input.uws === RETIRED_UWS.value) {
+    input.uws = RETIRED_UWS.replacement;
+    warnings.push(`uws: "${RETIRED_UWS.value}" is no longer shipped (it left a request that is not HTTP unanswered); using "${RETIRED_UWS.replacement}", the build for Node 20/22 on glibc 2.27 or later`);
+  }
   const result = serverSchema.safeParse(input);
   if (!result.success) {
     const seen = new Set<string>();

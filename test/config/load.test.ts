@@ -106,6 +106,13 @@ describe('defaults and precedence', () => {
     const { warnings } = loadConfig({ env: { HERALD_PROT: '1', ...{ HERALD_APP_ID: 'a', HERALD_APP_KEY: 'k', HERALD_APP_SECRET: 's' } } });
     expect(warnings).toEqual(['unknown environment variable HERALD_PROT ignored']);
   });
+
+  it('a deployment that pins the retired uWebSockets.js v20.30 starts on v20.4x, with a warning', () => {
+    const { config, warnings } = loadConfig({ env: { HERALD_UWS: '20.30', HERALD_APP_ID: 'a', HERALD_APP_KEY: 'k', HERALD_APP_SECRET: 's' } });
+    expect(config.uws).toBe('20.4x');
+    expect(warnings).toEqual([expect.stringMatching(/^uws: "20\.30" is no longer shipped .*using "20\.4x"/)]);
+    expect(() => loadConfig({ env: { HERALD_UWS: '20.29', HERALD_APP_ID: 'a', HERALD_APP_KEY: 'k', HERALD_APP_SECRET: 's' } })).toThrow(/uws/);
+  });
 });
 
 describe('Laravel .env', () => {
