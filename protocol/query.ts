@@ -86,7 +86,8 @@ export function parseSignedQuery(rawQuery: string): ParsedQuery | AmbiguousQuery
     }
     const arrayName = key.endsWith(']') ? ARRAY_KEY.exec(key)?.[1] : undefined;
     if (arrayName === undefined) {
-      if (!put(params, key, value)) return ambiguous(`Duplicate query parameter: ${quote(key)}`);
+      if (params[key] !== undefined) return ambiguous(`Duplicate query parameter: ${quote(key)}`);
+      params[key] = value;
     } else {
       if (SIGNING_PARAMS.has(arrayName)) return ambiguous(`Query parameter ${quote(key)} must be ${arrayName}, not an array`);
       if (value.includes(',')) return ambiguous(`Array query parameter ${quote(key)} has ',' in a value`);
@@ -98,39 +99,6 @@ export function parseSignedQuery(rawQuery: string): ParsedQuery | AmbiguousQuery
     start = end + 1;
   }
   return { ok: true, params, arrays, canonical: inOrder ? joinRun(canonical, rawQuery, runStart, rawQuery.length) : undefined };
-}
-
-/**
- * Stores a pair; false when the key is already there. The signing names, in every signed query,
- * get named stores: a keyed store or load with a key sliced from the query looks the key up in
- * V8's string table first, which costs more than the rest of the parse.
- */
-function put(params: Record<string, string>, key: string, value: string): boolean {
-  switch (key) {
-    case 'auth_key':
-      if (params.auth_key !== undefined) return false;
-      params.auth_key = value;
-      return true;
-    case 'auth_timestamp':
-      if (params.auth_timestamp !== undefined) return false;
-      params.auth_timestamp = value;
-      return true;
-    case 'auth_version':
-      if (params.auth_version !== undefined) return false;
-      params.auth_version = value;
-      return true;
-    case 'body_md5':
-      if (params.body_md5 !== undefined) return false;
-      params.body_md5 = value;
-      return true;
-    case 'auth_signature':
-      if (params.auth_signature !== undefined) return false;
-      params.auth_signature = value;
-      return true;
-  }
-  if (params[key] !== undefined) return false;
-  params[key] = value;
-  return true;
 }
 
 const ambiguous = (error: string): AmbiguousQuery => ({ ok: false, error });
