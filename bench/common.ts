@@ -1,5 +1,6 @@
 /** Shared constants and small helpers for the benchmark harness. */
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /** The one app every target is configured with. */
 export const APP = { id: 'bench', key: 'bench-key', secret: 'bench-secret' } as const;
@@ -78,4 +79,10 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** `--help` of a bench entry point: the usage block that opens its file (its first comment). */
+export function printUsage(moduleUrl: string): never {
+  console.log(readFileSync(new URL(moduleUrl), 'utf8').split('*/')[0]);
+  process.exit(0);
 }

@@ -22,7 +22,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { type Case, cases as allCases, goals } from './cases.js';
-import { median, round } from './common.js';
+import { median, printUsage, round } from './common.js';
 import type { Figures } from './load/scenarios.js';
 import { BENCH_DIR, BUILD_DIR, DEFAULT_ROOT, DEFAULT_TARGETS, HERALD_CLI, ROOT, type Root, SOKETI_BIN, SOKETI_DIR, TARGETS, type TargetName, hasTaskset, isMultiNode, startServer } from './servers.js';
 
@@ -112,9 +112,7 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--help':
       case '-h':
-        console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
-        process.exit(0);
-        break;
+        printUsage(import.meta.url);
       default:
         throw new Error(`unknown option ${a}`);
     }

@@ -22,7 +22,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { MANY_SOURCE_ADDRESSES, TARGET_HOST, epochUs, round, sleep } from './common.js';
+import { MANY_SOURCE_ADDRESSES, TARGET_HOST, epochUs, printUsage, round, sleep } from './common.js';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import type { BroadcastResult } from './load/broadcast.js';
 import { benchData } from './load/ws-client.js';
@@ -58,8 +58,10 @@ function options(argv: string[]): Options {
       broadcasts: { type: 'string', default: '5' },
       'no-build': { type: 'boolean', default: false },
       results: { type: 'string', default: join(BENCH_DIR, 'results', 'scale-100k.md') },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (v.help) printUsage(import.meta.url);
   const o: Options = {
     connections: Number(v.connections),
     nodes: Number(v.nodes),

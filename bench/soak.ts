@@ -20,7 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LostMessagesError, SOURCE_ADDRESSES, TARGET_HOST, round, sleep, withTimeout } from './common.js';
+import { LostMessagesError, SOURCE_ADDRESSES, TARGET_HOST, printUsage, round, sleep, withTimeout } from './common.js';
 import { type ChannelKind, PusherConn, benchData } from './load/ws-client.js';
 import { rssKb } from './proc.js';
 import { RestClient } from './rest-client.js';
@@ -68,6 +68,9 @@ function parseArgs(argv: string[]): Options {
       case '--no-build':
         o.build = false;
         break;
+      case '--help':
+      case '-h':
+        printUsage(import.meta.url);
       default:
         throw new Error(`unknown option ${argv[i]}`);
     }

@@ -58,8 +58,17 @@ export class ConnectionIndex {
     yield* this.named.values();
   }
 
+  /** The digits after the '.', read in place: every publish that skips its sender looks one up. */
   private slotOf(socketId: string): number {
-    const slot = Number(socketId.slice(socketId.indexOf('.') + 1));
-    return Number.isInteger(slot) && slot >= 0 && slot < this.slots.length ? slot : -1;
+    const dot = socketId.indexOf('.');
+    if (dot === -1 || dot === socketId.length - 1) return -1;
+    let slot = 0;
+    for (let i = dot + 1; i < socketId.length; i++) {
+      const digit = socketId.charCodeAt(i) - 0x30;
+      if (digit < 0 || digit > 9) return -1;
+      slot = slot * 10 + digit;
+      if (slot >= this.slots.length) return -1;
+    }
+    return slot;
   }
 }

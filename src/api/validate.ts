@@ -44,7 +44,9 @@ export const MAX_JSON_DEPTH = 1000;
 export function parseJsonObject(body: Buffer): Valid<Record<string, unknown>> {
   if (body.length === 0) return { ok: true, value: {} };
   if (!isUtf8(body)) return refuse('Request body is not valid UTF-8');
-  if (body.length > MAX_JSON_DEPTH && openers(body) > MAX_JSON_DEPTH && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+  // Nesting past the cap takes an opening and a closing byte per level: a shorter body is either
+  // shallow enough or not JSON at all, and JSON.parse refuses it in one linear pass.
+  if (body.length > 2 * MAX_JSON_DEPTH && openers(body) > MAX_JSON_DEPTH && nestedDeeperThan(body, MAX_JSON_DEPTH)) {
     return refuse(`JSON in request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   let parsed: unknown;

@@ -332,6 +332,26 @@ describe('POST /batch_events', () => {
     expect(res.body).toEqual({ error: typeof error === 'string' ? error : expect.stringMatching(error) });
     expect(h.deliveries).toEqual([]);
   });
+
+  // The depth scan runs only on bodies long enough to nest past the cap (two bytes per level).
+  // Depth counts the body object: `x` adds `levels` more.
+  const nestedBatch = (levels: number) => `{"batch":[${JSON.stringify(item(0))}],"x":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+
+  it('accepts unknown fields nested 1000 levels deep, the most the cap allows', async () => {
+    const h = unitHarness();
+    expect(await h.signed('POST', '/apps/app-id/batch_events', nestedBatch(999))).toMatchObject({ status: 200 });
+    expect(h.deliveries).toHaveLength(1);
+  });
+
+  it.each([
+    ['nested past the cap', nestedBatch(1000), 'JSON in request body is nested deeper than 1000 levels'],
+    ['short, more than 1000 openers and not JSON', '['.repeat(1500), 'Invalid JSON in request body'],
+  ])('refuses a body %s with a 400 and delivers nothing', async (_, body, error) => {
+    const h = unitHarness();
+    const res = await h.signed('POST', '/apps/app-id/batch_events', body);
+    expect(res).toMatchObject({ status: 400, body: { error } });
+    expect(h.deliveries).toEqual([]);
+  });
 });
 
 describe('GET /channels', () => {
