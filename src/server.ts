@@ -21,6 +21,7 @@ import { sweepConnections, sweepInterval } from './rules/liveness.js';
 import { Webhooks } from './webhooks/webhooks.js';
 import { ingestRoutes, RedisIngest } from './ingest/redis-ingest.js';
 import { redisTarget } from './cluster/redis-target.js';
+import { keepStringMethodsFast } from './fast-strings.js';
 
 export interface Herald {
   port: number;
@@ -45,6 +46,7 @@ export interface StartOptions {
 }
 
 export async function startServer(config: HeraldConfig, logger: Logger, options: StartOptions = {}): Promise<Herald> {
+  keepStringMethodsFast();
   const startedAt = Date.now();
   const stats = new Stats();
   const apps = new StaticAppRegistry(config.apps);
