@@ -237,6 +237,26 @@ function table(o: Options, list: Case[], records: RunRecord[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Median of the per-repetition ratios: each Herald run against the peer's run of the same
+ * repetition, started right after it. A slow spell of the machine that spans both runs of a
+ * repetition cancels out here, where it would move one side's median alone.
+ */
+function pairedRatio(records: RunRecord[], caseName: string, peer: TargetName, key: string, peerOverHerald: boolean): { ratio: number; pairs: number } {
+  const valueOf = (target: TargetName, rep: number): number => {
+    const v = records.find((r) => r.caseName === caseName && r.target === target && r.rep === rep)?.figures?.[key];
+    return typeof v === 'number' ? v : NaN;
+  };
+  const ratios: number[] = [];
+  for (const r of records) {
+    if (r.caseName !== caseName || r.target !== 'herald') continue;
+    const [h, p] = [valueOf('herald', r.rep), valueOf(peer, r.rep)];
+    const ratio = peerOverHerald ? p / h : h / p;
+    if (Number.isFinite(ratio)) ratios.push(ratio);
+  }
+  return { ratio: median(ratios), pairs: ratios.length };
+}
+
 function goalLines(o: Options, list: Case[], records: RunRecord[]): string[] {
   if (!o.targets.includes('herald')) return [];
   const out: string[] = [];
@@ -250,7 +270,9 @@ function goalLines(o: Options, list: Case[], records: RunRecord[]): string[] {
     const limitText = typeof g.limit === 'number' ? String(g.limit) : `herald/${g.peer} ${g.limit} = ${Number.isFinite(limit) ? limit.toFixed(2) : 'n/a'}`;
     const ok = Number.isFinite(r) && Number.isFinite(limit) && (g.op === '<=' ? r <= limit : r >= limit);
     const ratio = g.peerOverHerald ? `${g.peer}/herald` : `herald/${g.peer}`;
-    out.push(`- ${ok ? 'PASS' : 'MISS'} ${g.caseName}: ${g.text} — ${ratio} ${g.metric} = ${Number.isFinite(r) ? r.toFixed(2) : 'n/a'} (needs ${g.op} ${limitText})`);
+    const paired = pairedRatio(records, g.caseName, g.peer, g.metric, g.peerOverHerald ?? false);
+    const pairedText = paired.pairs > 1 ? `; median of the ${paired.pairs} per-repetition ratios ${paired.ratio.toFixed(2)}` : '';
+    out.push(`- ${ok ? 'PASS' : 'MISS'} ${g.caseName}: ${g.text} — ${ratio} ${g.metric} = ${Number.isFinite(r) ? r.toFixed(2) : 'n/a'} (needs ${g.op} ${limitText})${pairedText}`);
   }
   return out;
 }
