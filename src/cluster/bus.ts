@@ -79,8 +79,8 @@ export class ClusterBus {
    * scripts.ts): the bus channel and the message (a batch of one) before and after its seq.
    */
   memberMessage(appId: string, channel: string, frame: string, except: string): [bus: string, head: string, tail: string] {
-    const [head, tail] = record('m', channel, `\0 ${except}`, frame).split('\0');
-    return [this.keys.bus(appId), `${this.node()}\n${head}`, tail!];
+    // The script's seq goes first in the record's second field, `{seq} {socket id}`.
+    return [this.keys.bus(appId), `${this.node()}\n${recordHead('m', channel)}`, ` ${except}${recordTail(frame)}`];
   }
 
   toWatchers(appId: string, userId: string, frame: string, except = ''): void {
@@ -158,8 +158,14 @@ export class ClusterBus {
  * hold anything; `first` (a channel name or a JSON user id) and `second` (a socket id, a close
  * code, or a member event's `{seq} {socket id}`) never contain a newline.
  */
-const record = (kind: 'p' | 'm' | 'w' | 't', first: string, second: string, payload: string): string =>
-  `${kind}${first}\n${second}\n${payload.length}\n${payload}`;
+const record = (kind: RecordKind, first: string, second: string, payload: string): string =>
+  recordHead(kind, first) + second + recordTail(payload);
+
+type RecordKind = 'p' | 'm' | 'w' | 't';
+
+/** A record up to its second field, and from the end of that field on (`memberMessage` splices in between). */
+const recordHead = (kind: RecordKind, first: string): string => `${kind}${first}\n`;
+const recordTail = (payload: string): string => `\n${payload.length}\n${payload}`;
 
 /** Hands each message of a batch to `deliver`, unless the batch is this node's own. */
 function decode(raw: string, self: string, deliver: (message: BusMessage) => void): void {
