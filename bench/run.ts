@@ -243,14 +243,15 @@ function table(o: Options, list: Case[], records: RunRecord[]): string {
  * repetition cancels out here, where it would move one side's median alone.
  */
 function pairedRatio(records: RunRecord[], caseName: string, peer: TargetName, key: string, peerOverHerald: boolean): { ratio: number; pairs: number } {
-  const valueOf = (target: TargetName, rep: number): number => {
-    const v = records.find((r) => r.caseName === caseName && r.target === target && r.rep === rep)?.figures?.[key];
+  const valueOf = (r: RunRecord | undefined): number => {
+    const v = r?.figures?.[key];
     return typeof v === 'number' ? v : NaN;
   };
   const ratios: number[] = [];
   for (const r of records) {
     if (r.caseName !== caseName || r.target !== 'herald') continue;
-    const [h, p] = [valueOf('herald', r.rep), valueOf(peer, r.rep)];
+    const h = valueOf(r);
+    const p = valueOf(records.find((q) => q.caseName === caseName && q.target === peer && q.rep === r.rep));
     const ratio = peerOverHerald ? p / h : h / p;
     if (Number.isFinite(ratio)) ratios.push(ratio);
   }

@@ -1,4 +1,6 @@
 /** Shared by the in-process micro-benchmarks: alternate rounds of Herald's path and the bare peer's. */
+import { median } from '../common.js';
+
 export function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -22,7 +24,6 @@ export function compare(herald: (i: number) => void, bare: (i: number) => void, 
     b.push(timePerCall(bare, seconds));
     console.log(`round ${round}: herald ${h.at(-1)!.toFixed(3)} µs, bare JS ${b.at(-1)!.toFixed(3)} µs per call`);
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
   const [mh, mb] = [median(h), median(b)];
   console.log(`median: herald ${mh.toFixed(3)} µs, bare JS ${mb.toFixed(3)} µs; Herald adds ${((mh - mb) / events).toFixed(3)} µs per event`);
 }
