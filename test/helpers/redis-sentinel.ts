@@ -1,14 +1,15 @@
 /**
  * A primary, a replica and one Sentinel of the test's own on free ports, with a short
  * `down-after-milliseconds` and quorum 1, so that killing the primary promotes the replica within
- * a couple of seconds.
+ * a couple of seconds. With `tls` all three speak TLS only (replication and the sentinel's own
+ * links included); with `password` the data nodes and the sentinel each require their own.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { parseInfo, portOutsideEphemeralRange, startRedis, type TestRedis } from './redis.js';
+import { parseInfo, portOutsideEphemeralRange, startRedis, type RedisTls, type TestRedis } from './redis.js';
 
 export const SENTINEL_NAME = 'herald-primary';
 
@@ -22,19 +23,35 @@ export interface TestSentinel {
   close(): Promise<void>;
 }
 
-export async function startSentinel({ downAfterMs = 300 }: { downAfterMs?: number } = {}): Promise<TestSentinel> {
-  const primary = await startRedis();
-  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+export interface SentinelOptions {
+  downAfterMs?: number;
+  tls?: RedisTls;
+  /** `requirepass` (and `masterauth`) of the primary and the replica. */
+  password?: string;
+  /** The sentinel's own `requirepass`. */
+  sentinelPassword?: string;
+}
+
+export async function startSentinel({ downAfterMs = 300, tls, password, sentinelPassword }: SentinelOptions = {}): Promise<TestSentinel> {
+  const replicationTls = tls ? ['--tls-replication', 'yes'] : [];
+  const masterAuth = password === undefined ? [] : ['--masterauth', password];
+  // The old primary rejoins as a replica after a failover, so both carry the replication settings.
+  const primary = await startRedis({ tls, password, args: [...replicationTls, ...masterAuth] });
+  const replica = await startRedis({ tls, password, args: [...replicationTls, ...masterAuth, '--replicaof', '127.0.0.1', String(primary.port)] });
   const port = await portOutsideEphemeralRange();
   const dir = mkdtempSync(join(tmpdir(), 'herald-sentinel-'));
   const conf = join(dir, 'sentinel.conf');
   writeFileSync(
     conf,
     [
-      `port ${port}`,
+      ...(tls
+        ? ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.certFile}`, `tls-key-file ${tls.keyFile}`, `tls-ca-cert-file ${tls.caFile}`, 'tls-auth-clients no', 'tls-replication yes']
+        : [`port ${port}`]),
       'bind 127.0.0.1',
       `dir ${dir}`,
+      ...(sentinelPassword === undefined ? [] : [`requirepass "${sentinelPassword}"`]),
       `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primary.port} 1`,
+      ...(password === undefined ? [] : [`sentinel auth-pass ${SENTINEL_NAME} "${password}"`]),
       `sentinel down-after-milliseconds ${SENTINEL_NAME} ${downAfterMs}`,
       `sentinel failover-timeout ${SENTINEL_NAME} 2000`,
       '',
@@ -44,7 +61,14 @@ export async function startSentinel({ downAfterMs = 300 }: { downAfterMs?: numbe
   const reap = () => proc.kill('SIGKILL');
   process.once('exit', reap);
   const exited = new Promise((resolve) => proc.once('exit', resolve));
-  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    password: sentinelPassword,
+    ...(tls ? { tls: { ca: readFileSync(tls.caFile) } } : {}),
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 50,
+  });
   client.on('error', () => undefined);
 
   const sentinel: TestSentinel = {
