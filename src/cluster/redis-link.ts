@@ -69,6 +69,7 @@ export class RedisLink {
       maxRetriesPerRequest: 0,
       retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RETRY_MS),
       enableAutoPipelining: true,
+      closed: () => this.stopping,
     };
     this.sharded = target.kind === 'cluster';
     // A Cluster client has the same commands (routed by key slot); only its pub/sub differs (see `subscribe`).

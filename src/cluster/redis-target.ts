@@ -43,16 +43,20 @@ export interface ClientOptions {
   connectionName?: string;
   /** Cluster only: pub/sub on this client is sharded (SSUBSCRIBE, one connection per master). */
   sharded?: boolean;
+  /** True once the owner has closed the client on purpose: until then a Sentinel client that ends is started again. */
+  closed?: () => boolean;
 }
+
+const NEVER_CLOSED = (): boolean => false;
 
 /** A client for the target: `Redis` for a server or Sentinel, `Cluster` for a Redis Cluster. */
 export function connect(target: RedisTarget, options: ClientOptions): Redis | Cluster {
-  const { sharded = false, retryStrategy, ...common } = options;
+  const { sharded = false, retryStrategy, closed = NEVER_CLOSED, ...common } = options;
   switch (target.kind) {
     case 'server':
       return new Redis(target.url, { ...common, retryStrategy });
-    case 'sentinel':
-      return new Redis({
+    case 'sentinel': {
+      const client = new Redis({
         ...common,
         ...target.node,
         retryStrategy,
@@ -67,6 +71,9 @@ export function connect(target: RedisTarget, options: ClientOptions): Redis | Cl
         // A primary demoted under us answers writes with READONLY: find the new one.
         reconnectOnError: (err) => err.message.startsWith('READONLY'),
       });
+      restartWhenEnded(client, closed, retryStrategy);
+      return client;
+    }
     case 'cluster': {
       const cluster: ClusterOptions = {
         lazyConnect: common.lazyConnect ?? false,
@@ -90,6 +97,25 @@ export function connect(target: RedisTarget, options: ClientOptions): Redis | Cl
       return new Cluster(target.seeds, cluster);
     }
   }
+}
+
+/**
+ * ioredis 6.0 can end a Sentinel client for good in a failover: when the `+switch-master` that the
+ * previous connection's failover detector waits for arrives while the client is already
+ * reconnecting through the sentinels, the detector closes the connector mid-connect, the connect
+ * fails, and a failed connect ends the client (status `end`, no retry), leaving the node without
+ * Redis until restarted. Unless its owner closed it, it is started again; it then subscribes again
+ * as after any reconnect.
+ */
+function restartWhenEnded(client: Redis, closed: () => boolean, retryStrategy: (attempt: number) => number): void {
+  let attempt = 0;
+  client.on('ready', () => (attempt = 0));
+  client.on('end', () => {
+    if (closed()) return;
+    setTimeout(() => {
+      if (!closed() && client.status === 'end') client.connect().catch(() => {});
+    }, retryStrategy(++attempt));
+  });
 }
 
 /**

@@ -61,6 +61,7 @@ export class RedisIngest {
   private readonly badInput: RateLimitedWarning;
   private readonly connection: RateLimitedWarning;
   private subscribedOnce!: () => void;
+  private closed = false;
   /** Resolves once the first PSUBSCRIBE is confirmed. */
   readonly ready = new Promise<void>((resolve) => (this.subscribedOnce = resolve));
 
@@ -81,6 +82,7 @@ export class RedisIngest {
       retryStrategy: retryDelay,
       enableAutoPipelining: false,
       connectionName: 'herald-ingest',
+      closed: () => this.closed,
     });
     this.redis.on('ready', () => void this.subscribe());
     this.redis.on('pmessage', (glob: string, channel: string, message: string) => this.receive(glob, channel, message));
@@ -93,6 +95,7 @@ export class RedisIngest {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.redis.disconnect();
   }
 

@@ -9,6 +9,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { until } from './clients.js';
+import { eventually, expectInOrderOnce, subscribersOn, tickTraffic, ticks } from './cluster-clients.js';
+import type { ClusterNode } from './cluster.js';
 import { parseInfo, portOutsideEphemeralRange, startRedis, type RedisTls, type TestRedis } from './redis.js';
 
 export const SENTINEL_NAME = 'herald-primary';
@@ -100,4 +103,23 @@ export async function startSentinel({ downAfterMs = 300, tls, password, sentinel
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Ticks published through `from` reach a subscriber on each of `nodes`; once they flow the primary
+ * is killed. Resolves when the sentinel names the replica and every subscriber has ticks sent
+ * after that, each once and in order.
+ */
+export async function killPrimaryUnderTraffic(sentinel: TestSentinel, nodes: ClusterNode[], from: ClusterNode): Promise<void> {
+  const clients = await subscribersOn(nodes, 'live');
+  const traffic = tickTraffic(from, 'live');
+  await until(() => clients.every((c) => ticks(c, 'live').length > 10), 'traffic flowing', 10_000);
+
+  await sentinel.primary.kill();
+  await eventually(() => sentinel.primaryPort(), sentinel.replica.port, 15_000);
+
+  const after = traffic.sent() + 20;
+  await until(() => clients.every((c) => ticks(c, 'live').some((i) => i >= after)), 'delivery resumed on every node', 15_000);
+  await traffic.stop();
+  for (const client of clients) expectInOrderOnce(ticks(client, 'live'));
 }
