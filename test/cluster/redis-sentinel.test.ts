@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect, type RedisTarget } from '../../src/cluster/redis-target.js';
+import { connect, redisTarget } from '../../src/cluster/redis-target.js';
 import { until } from '../helpers/clients.js';
 import { closeRaw, eventually, joinAs as join, memberEvents, tearDown, userIds } from '../helpers/cluster-clients.js';
 import { startCluster, type Cluster, type ClusterNode } from '../helpers/cluster.js';
@@ -52,8 +52,7 @@ it('the primary killed during traffic: the replica takes over, delivery resumes 
 it('a Sentinel client that ioredis ends on its own is started again; one its owner closed stays closed', async () => {
   // ioredis 6.0 ends a Sentinel client for good when a failover's `+switch-master` lands while it
   // is reconnecting (src/cluster/redis-target.ts); here the client is ended without its owner's word.
-  const [host, port] = sentinel.sentinels.split(':') as [string, string];
-  const target: RedisTarget = { kind: 'sentinel', sentinels: [{ host, port: Number(port) }], name: SENTINEL_NAME, node: {}, sentinelPassword: undefined };
+  const target = redisTarget({ redisSentinels: sentinel.sentinels, redisSentinelName: SENTINEL_NAME, redisTls: false })!;
   let closed = false;
   const options = { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50, enableAutoPipelining: false, closed: () => closed };
   const client = connect(target, options) as Redis;
