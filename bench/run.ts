@@ -2,7 +2,7 @@
  * Herald benchmark: `npm run bench -- [--scenario idle,fanout,channels,rest,presence,client]
  *   [--targets herald,soketi,bare] [--reps 3] [--quick] [--duration MS] [--idle-steps 1000,10000,19500]
  *   [--fanout-rate MSGS_PER_S] [--no-pin] [--no-build] [--results PATH] [--bail] [--profile] [--node-flag FLAG]…
- *   [--root DIR] [--root-node PATH]`
+ *   [--root DIR] [--root-node PATH] [--bare-extra-ns N] [--server-core 0|1]`
  *
  * Target `herald-root` runs Herald inside the Debian 13 / Node 24 root that `.ci/node24` builds and
  * installs Herald into (default /var/cache/herald/trixie-root; run that first), as root (chroot), with
@@ -12,6 +12,9 @@
  * finding hot spots only, since profiling changes the figures. --node-flag (repeatable) passes a Node
  * flag to every server, after the ones it is started with: `--perf-basic-prof` for `perf record`
  * (bench/README.md), `--trace-gc`, or `--max-semi-space-size=N` to try another young generation.
+ * --bare-extra-ns makes the bare peer burn that much CPU per REST-published event: how much a known
+ * amount of server work per event moves the CPU figures of this box (bench/RESULTS.md).
+ * --server-core 1 puts the server on the load generator's core: no wake-up crosses cores.
  *
  * Runs every case against every target alternately (A B C A B C …), each on a freshly started server
  * pinned to core 0 with the load generator on core 1, prints one JSON line per case/target/rep, then
@@ -41,10 +44,13 @@ interface Options {
   profile: boolean;
   nodeFlags: string[];
   root: Root;
+  bareExtraNs: number;
+  /** Where the server runs when pinning; the load generator always has core 1. */
+  serverCore: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, fanoutRate: 20_000, pin: true, build: true, results: null, bail: false, profile: false, nodeFlags: [], root: DEFAULT_ROOT };
+  const o: Options = { scenarios: null, targets: [...DEFAULT_TARGETS], reps: 0, quick: false, durationMs: null, idleSteps: null, fanoutRate: 20_000, pin: true, build: true, results: null, bail: false, profile: false, nodeFlags: [], root: DEFAULT_ROOT, bareExtraNs: 0, serverCore: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -103,6 +109,14 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--node-flag':
         o.nodeFlags.push(val());
+        break;
+      case '--bare-extra-ns':
+        o.bareExtraNs = Number(val());
+        if (!Number.isInteger(o.bareExtraNs) || o.bareExtraNs < 0) throw new Error('--bare-extra-ns needs nanoseconds per event');
+        break;
+      case '--server-core':
+        o.serverCore = Number(val());
+        if (o.serverCore !== 0 && o.serverCore !== 1) throw new Error('--server-core is 0 (its own core) or 1 (the load generator\'s)');
         break;
       case '--root':
         o.root = { ...o.root, dir: val() };
@@ -284,7 +298,7 @@ async function main(): Promise<void> {
   const ncpu = cpus().length;
   const canPin = o.pin && ncpu >= 2 && hasTaskset();
   if (o.pin && !canPin) log(`not pinning: ${ncpu < 2 ? 'fewer than 2 cores' : 'taskset not found (apt-get install util-linux)'}`);
-  const pin = canPin ? { server: 0, load: 1 } : { server: null, load: null };
+  const pin = canPin ? { server: o.serverCore, load: 1 } : { server: null, load: null };
   if (Number(startLoadavg.split(' ')[0]) > 0.5) log(`load average is ${startLoadavg}: other work on this machine will add noise`);
   if (canPin) {
     // The harness itself (mostly idle) stays off the server's core too.
@@ -315,7 +329,7 @@ async function main(): Promise<void> {
           const logName = `${stamp}-${c.name}-${target}-${rep}`;
           const profile = o.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDir, 'profiles')}`, `--cpu-prof-name=${logName}.cpuprofile`] : [];
           const nodeFlags = [...profile, ...o.nodeFlags];
-          server = await startServer(target, { core: pin.server, logName, nodeFlags, root: o.root });
+          server = await startServer(target, { core: pin.server, logName, nodeFlags, root: o.root, bareExtraNs: o.bareExtraNs });
           rec.figures = await c.run({ server, loadCore: pin.load, quick: o.quick, durationMs: o.durationMs, idleSteps: o.idleSteps, fanoutRate: o.fanoutRate, log });
           if (!server.alive()) throw new Error(`${target} died during the run:\n${server.output().slice(-2000)}`);
         } catch (e) {

@@ -221,12 +221,15 @@ export interface StartOptions {
   heraldConfig?: Record<string, unknown>;
   /** Open-files limit (soft and hard) for the process, through `prlimit` (raising it needs root). */
   nofile?: number;
+  /** CPU the bare peer burns per REST-published event (ns): a calibration, see bench/README.md. */
+  bareExtraNs?: number;
 }
 
 export async function startServer(target: TargetName, opts: StartOptions): Promise<ServerHandle> {
   if (isMultiNode(target)) return startCluster(target, opts);
   if (target === 'herald-w2') return startWorkers(opts);
-  return startOne(target, opts);
+  const extra = target === 'bare' && opts.bareExtraNs ? ['--extra-ns-per-event', String(opts.bareExtraNs)] : [];
+  return startOne(target, opts, {}, extra);
 }
 
 /**

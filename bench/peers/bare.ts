@@ -3,7 +3,10 @@
  * Pusher wire format for the load generator to work. No signature checks (neither WebSocket auth nor REST
  * signing), no channel bookkeeping beyond uWS topics, no presence member lists, no limits.
  *
- *   node bare.js --port P [--host 127.0.0.1]
+ *   node bare.js --port P [--host 127.0.0.1] [--extra-ns-per-event N]
+ *
+ * `--extra-ns-per-event` burns N ns of CPU after each event published through REST: a known amount
+ * of extra server work per event, to see how far it moves the bench's CPU figure (bench/RESULTS.md).
  *
  * Prints `listening <port>` on stdout once bound.
  */
@@ -23,6 +26,7 @@ function argValue(name: string, fallback: string): string {
 
 const port = Number(argValue('--port', '6001'));
 const host = argValue('--host', '127.0.0.1');
+const extraMsPerEvent = Number(argValue('--extra-ns-per-event', '0')) / 1e6;
 const decoder = new TextDecoder();
 let nextId = 1;
 
@@ -124,7 +128,13 @@ function publishEvent(ev: RestEvent): void {
   for (const ch of channels) {
     if (typeof ch !== 'string') continue;
     app.publish(ch, JSON.stringify({ event: ev.name, channel: ch, data: ev.data }));
+    if (extraMsPerEvent > 0) burn(extraMsPerEvent);
   }
+}
+
+function burn(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
 }
 
 function readBody(res: uWS.HttpResponse, done: (body: Buffer) => void): void {
