@@ -301,7 +301,7 @@ async function main(): Promise<void> {
   const pin = canPin ? { server: o.serverCore, load: 1 } : { server: null, load: null };
   if (Number(startLoadavg.split(' ')[0]) > 0.5) log(`load average is ${startLoadavg}: other work on this machine will add noise`);
   if (canPin) {
-    // The harness itself (mostly idle) stays off the server's core too.
+    // The harness itself (mostly idle) runs on the load generator's core, off the server's unless --server-core 1.
     spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   }
   prepare(o);
