@@ -48,6 +48,13 @@ export interface Adapter {
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void;
 
   /**
+   * A presence member event, to every subscriber except the member's own connection. `seq` is
+   * the join's or leave's `memberSeq`: with it, the shared state has already sent the event to
+   * the other nodes, and this node orders it against the member lists its subscribers were given.
+   */
+  publishMember(appId: string, channel: string, frame: string, socketId: string, seq: number | undefined): void;
+
+  /**
    * Registers an opened connection and gives it its socket id. False when the app is over its
    * `maxConnections` (cluster-wide): the caller closes it with 4004.
    */

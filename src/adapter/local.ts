@@ -56,6 +56,10 @@ export class LocalAdapter implements Adapter {
     }
   }
 
+  publishMember(appId: string, channel: string, frame: string, socketId: string): void {
+    this.publish(appId, channel, frame, socketId);
+  }
+
   addConnection(conn: Connection): boolean {
     conn.socketId = this.sockets.add(conn);
     const count = (this.perApp.get(conn.app.id) ?? 0) + 1;

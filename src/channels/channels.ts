@@ -22,6 +22,11 @@ export interface JoinOutcome {
   occupied: boolean;
   /** Presence: this user was not yet a member. */
   memberAdded: boolean;
+  /**
+   * Cluster: the number the shared state gave this member change, which orders its member event
+   * among those of other nodes (`Adapter.publishMember`). Absent on a single node.
+   */
+  memberSeq?: number;
   /** Presence: the members, this one included, for `subscription_succeeded`. */
   presence?: PresenceSnapshot;
   /** Cache channels: the last event, or null when there is none. */
@@ -43,6 +48,8 @@ export interface LeaveOutcome {
   vacated: boolean;
   /** Presence: that was the user's last connection in the channel. */
   memberRemoved: boolean;
+  /** Cluster: as `JoinOutcome.memberSeq`. */
+  memberSeq?: number;
 }
 
 interface MemberState {

@@ -32,8 +32,6 @@ interface Subscribers {
  */
 export class MemberOrder {
   private readonly channels = new Map<string, Subscribers>();
-  /** `{socket id}\n{channel}` → seq of the member event the WebSocket layer publishes next for it. */
-  private readonly pending = new Map<string, number>();
 
   /** The join's script is about to run: hold this connection's member events until `joined`. */
   joining(conn: Connection, channel: string): void {
@@ -75,24 +73,6 @@ export class MemberOrder {
     }
     subscribers.subs.delete(conn);
     if (subscribers.subs.size === 0) this.channels.delete(topic);
-  }
-
-  /**
-   * A join or leave by `socketId` drew `seq`: the WebSocket layer publishes its member event as
-   * soon as the outcome settles (same turn), without the seq, so it waits here for that publish.
-   */
-  announce(socketId: string, channel: string, seq: number): void {
-    // Claimed within the microtasks that settle the outcome; nothing stays past this turn.
-    if (this.pending.size === 0) setImmediate(() => this.pending.clear());
-    this.pending.set(`${socketId}\n${channel}`, seq);
-  }
-
-  claim(socketId: string, channel: string): number | undefined {
-    if (this.pending.size === 0) return undefined;
-    const key = `${socketId}\n${channel}`;
-    const seq = this.pending.get(key);
-    if (seq !== undefined) this.pending.delete(key);
-    return seq;
   }
 
   /** Sends the event numbered `seq` to the subscriptions here that should get it (`toAll` when that is all of them). */

@@ -111,11 +111,15 @@ export class RedisAdapter implements Adapter {
   // ---- fan-out ----------------------------------------------------------------------------
 
   publish(appId: string, channel: string, frame: string, exceptSocketId?: string, localOnly?: boolean): void {
-    // A join's or leave's member event: the script that made the change published it to the others.
-    const seq = exceptSocketId === undefined ? undefined : this.memberOrder.claim(exceptSocketId, channel);
-    if (seq !== undefined) return this.deliverMember(appId, channel, seq, frame, exceptSocketId);
     this.local.publish(appId, channel, frame, exceptSocketId);
     if (!localOnly) this.bus.publish(appId, channel, frame, exceptSocketId);
+  }
+
+  publishMember(appId: string, channel: string, frame: string, socketId: string, seq: number | undefined): void {
+    // Numbered: the script that made the change published it to the others. Unnumbered (Redis
+    // was down, the change is this node's alone for now): an ordinary event.
+    if (seq === undefined) return this.publish(appId, channel, frame, socketId);
+    this.deliverMember(appId, channel, seq, frame, socketId);
   }
 
   /** A member event of a departed node's part, numbered `seq` by the script that removed it. */
@@ -242,11 +246,9 @@ export class RedisAdapter implements Adapter {
       return CLOSED;
     }
     this.local.attach(conn, channel, member);
-    if (member) {
-      this.memberOrder.joined(conn, channel, seen);
-      if (added > 0) this.memberOrder.announce(conn.socketId, channel, added);
-    }
+    if (member) this.memberOrder.joined(conn, channel, seen);
     const outcome: JoinOutcome = { subscriptionCount: count, occupied: count === 1, memberAdded: added > 0 };
+    if (added > 0) outcome.memberSeq = added;
     if (roster) outcome.presence = snapshot(roster);
     if (cache) outcome.cached = cached ? (JSON.parse(cached) as CachedEvent) : null;
     return outcome;
@@ -296,8 +298,9 @@ export class RedisAdapter implements Adapter {
           this.membership.declaredDead(node);
           return fallback;
         }
-        if (removed > 0) this.memberOrder.announce(conn.socketId, channel, removed);
-        return { subscriptionCount: count, vacated: count === 0, memberRemoved: removed > 0 };
+        const outcome: LeaveOutcome = { subscriptionCount: count, vacated: count === 0, memberRemoved: removed > 0 };
+        if (removed > 0) outcome.memberSeq = removed;
+        return outcome;
       },
       () => fallback,
     );

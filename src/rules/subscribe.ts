@@ -87,7 +87,7 @@ function joined(ctx: ServerContext, conn: Connection, channel: string, kind: Cha
   });
   if (result.occupied) ctx.events.emit({ type: 'channel_occupied', appId: app.id, channel });
   if (member && result.memberAdded) {
-    ctx.adapter.publish(app.id, channel, memberAdded(channel, member.id, member.info), conn.socketId);
+    ctx.adapter.publishMember(app.id, channel, memberAdded(channel, member.id, member.info), conn.socketId, result.memberSeq);
     ctx.events.emit({ type: 'member_added', appId: app.id, channel, userId: member.id });
   }
   if (app.subscriptionCount && kind.type !== 'presence') {
@@ -112,7 +112,7 @@ export function announceLeave(
   outcome: LeaveOutcome,
 ): void {
   if (memberId !== undefined && outcome.memberRemoved) {
-    ctx.adapter.publish(app.id, channel, memberRemoved(channel, memberId), socketId);
+    ctx.adapter.publishMember(app.id, channel, memberRemoved(channel, memberId), socketId, outcome.memberSeq);
     ctx.events.emit({ type: 'member_removed', appId: app.id, channel, userId: memberId });
   }
   if (outcome.vacated) ctx.events.emit({ type: 'channel_vacated', appId: app.id, channel });

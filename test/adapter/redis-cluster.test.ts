@@ -220,11 +220,13 @@ describe('redis cluster (in process)', () => {
     const busOfB = (b.adapter as unknown as { link: { sub: { stream: { pause(): void; resume(): void } } } }).link.sub.stream;
     busOfB.pause();
     // Each event goes out as the WebSocket layer sends it: as soon as the join or leave settles.
-    expect((await join(a, joiner, ch, 'u1')).memberAdded).toBe(true);
-    a.adapter.publish('app', ch, memberAdded(ch, 'u1', { name: 'u1' }), joiner.socketId);
+    const joined = await join(a, joiner, ch, 'u1');
+    expect(joined.memberAdded).toBe(true);
+    a.adapter.publishMember('app', ch, memberAdded(ch, 'u1', { name: 'u1' }), joiner.socketId, joined.memberSeq);
     expect((await join(b, between, ch, 'between')).presence?.ids.sort()).toEqual(['before', 'between', 'leaver', 'u1']);
-    expect((await a.adapter.unsubscribe(leaver, ch)).memberRemoved).toBe(true);
-    a.adapter.publish('app', ch, memberRemoved(ch, 'leaver'), leaver.socketId);
+    const left = await a.adapter.unsubscribe(leaver, ch);
+    expect(left.memberRemoved).toBe(true);
+    a.adapter.publishMember('app', ch, memberRemoved(ch, 'leaver'), leaver.socketId, left.memberSeq);
     expect((await join(b, after, ch, 'after')).presence?.ids.sort()).toEqual(['after', 'before', 'between', 'u1']);
     busOfB.resume();
     a.adapter.publish('app', ch, 'MARK');
