@@ -319,7 +319,9 @@ export function goals(caseNames: string[]): Goal[] {
       limit: 'single_cpu_us_per_event',
       text: 'what Herald adds per event in a batch is no more than per single trigger (#13)',
     });
-    g.push({ caseName: c, metric: 'batch_cpu_us_per_event', peer: 'bare', op: '<=', limit: 1.1, text: 'CPU per batched event within 1.1x of bare (#13)' });
+    // #13 asks the line above of a batch, and 1.1x of fan-out and client events; this stricter
+    // figure stays printed so that a change that moves it shows (bench/RESULTS.md, seventh session).
+    g.push({ caseName: c, metric: 'batch_cpu_us_per_event', peer: 'bare', op: '<=', limit: 1.1, text: 'stretch: CPU per batched event within 1.1x of bare' });
   }
   // Issue #9: the cost of running three nodes on one Redis instead of one node (server CPU, every node summed).
   if (caseNames.includes('fanout-10k')) {
