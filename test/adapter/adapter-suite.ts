@@ -18,6 +18,8 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
     let topics: FakeTopics;
     let stats: Stats;
     let adapter: Adapter;
+    // A shared adapter numbers each member change (`memberSeq`); the local one has nothing to order.
+    const memberSeq: unknown = name === 'local' ? undefined : expect.any(Number);
 
     const owners = new Map<FakeSocket, Connection>();
     const connect = async (forApp = app) => {
@@ -129,8 +131,10 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       const bob = await connect();
       await join(ada, 'presence-room', { id: '1', info: null });
       const joined = await join(bob, 'presence-room', { id: '2', info: null });
+      expect(joined.memberSeq).toEqual(memberSeq);
       adapter.publishMember('a1', 'presence-room', 'added', bob.socketId, joined.memberSeq);
       const left = await adapter.unsubscribe(bob, 'presence-room');
+      expect(left.memberSeq).toEqual(memberSeq);
       adapter.publishMember('a1', 'presence-room', 'removed', bob.socketId, left.memberSeq);
       // Events held for a subscription whose join is still settling go out a turn later.
       await expect.poll(() => inbox(ada)).toEqual(['added', 'removed']);
@@ -184,10 +188,9 @@ export function adapterSuite(name: string, create: (topics: FakeTopics, stats: S
       expect(a.inChannel('sport')).toBe(false);
       expect(a.channelCount).toBe(2);
 
-      // toMatchObject: a cluster adds the leave's `memberSeq`.
-      expect((await close(a)).sort()).toMatchObject([
+      expect((await close(a)).sort()).toEqual([
         ['a1:news', { subscriptionCount: 1, vacated: false, memberRemoved: false }],
-        ['a1:presence-room', { subscriptionCount: 0, vacated: true, memberRemoved: true }],
+        ['a1:presence-room', { subscriptionCount: 0, vacated: true, memberRemoved: true, memberSeq }],
       ]);
       expect(await adapter.channelInfo('a1', 'news')).toEqual({ occupied: true, subscriptionCount: 1, userCount: 0 });
       expect(await adapter.users('a1', 'presence-room')).toEqual([]);
